@@ -99,7 +99,7 @@ function loadDocument(
   warnings: string[],
   fail: (path: string, problem: string) => never,
 ): unknown {
-  // JSON is YAML 1.2, so one YAML parser reads both and also refuses duplicate keys, which
+  // JSON is YAML 1.2, so one YAML parser reads both and also refuses duplicate keys, where
   // JSON.parse would silently let the last one win. When a file meant as JSON is broken, though,
   // JSON.parse's message ("Expected ',' or '}' ... at position 31") is the sensible one to show.
   const looksJson = fileName?.toLowerCase().endsWith('.json') === true || /^\s*[{[]/.test(text);
@@ -108,12 +108,12 @@ function loadDocument(
   if (first) {
     if (looksJson) {
       try {
-        return JSON.parse(text);
+        JSON.parse(text);
       } catch (err) {
         fail('', `invalid JSON: ${oneLine((err as Error).message)}`);
       }
     }
-    fail('', `invalid YAML: ${yamlMessage(first)}`);
+    fail('', `invalid ${looksJson ? 'JSON' : 'YAML'}: ${yamlMessage(first)}`);
   }
   for (const w of doc.warnings) warnings.push(`YAML: ${yamlMessage(w)}`);
   try {
