@@ -15,7 +15,8 @@
 //    load balancing with memory (Shah & Prabhakar, ISIT 2002; Mitzenmacher, Prabhakar & Shah,
 //    FOCS 2002), which also balances better than d = 2 without memory.
 // Ties go to this node; among equals of the same side a random starting point spreads the picks.
-// Cost per pick above EXACT_MAX: at most 6 scores and 4 random numbers, whatever the pod count.
+// Cost per pick above EXACT_MAX: at most 2 × EXACT_MAX scores while a side is small, 6 scores and
+// 4 random numbers once both sides are large, whatever the pod count.
 //
 // least-request: the same with score = load (our in flight + the owner's report). round-robin and
 // random ignore locality and load: they are the baselines the benchmarks compare against.
