@@ -1,0 +1,63 @@
+// The benchmark entry: `npm run bench -- <scenario> [flags]`, `npm run bench -- --help`. Benchmarks
+// are not part of `npm test`: they take minutes, need idle CPUs, and report ratios rather than pass
+// or fail (except a scenario's "must" figures, which set exit code 1). Registering a scenario is one
+// line in SCENARIOS; its module loads only when chosen.
+
+import { UsageError } from '../lib/cli.ts';
+import type { Scenario } from './support/scenario.ts';
+
+// Not a literal import: bench/micro/pick.ts is written separately and may not exist yet.
+const PICK_MODULE = './micro/pick.ts';
+
+async function loadPick(): Promise<(argv: string[]) => Promise<number>> {
+  const mod = (await import(PICK_MODULE).catch(() => ({}))) as { runPickBench?: () => unknown };
+  const runPickBench = mod.runPickBench;
+  if (typeof runPickBench !== 'function') throw new UsageError('scenario "pick": bench/micro/pick.ts is not there yet');
+  return async () => {
+    await runPickBench();
+    return 0;
+  };
+}
+
+const SCENARIOS: Record<string, Scenario> = {
+  overhead: { about: 'direct vs our proxy vs minimal undici proxy, nginx, http-proxy: req/s, latency, CPU µs/request', load: async () => (await import('./scenarios/overhead.ts')).runOverhead },
+  pick: { about: 'picks/s of each balancer at 10, 100 and 10 000 pods (micro-benchmark)', load: loadPick },
+};
+
+function help(): string {
+  const width = Math.max(...Object.keys(SCENARIOS).map((n) => n.length));
+  return [
+    'Usage: npm run bench -- <scenario> [flags]    (npm run bench -- <scenario> --help for its flags)',
+    '',
+    'Scenarios:',
+    ...Object.entries(SCENARIOS).map(([name, s]) => `  ${name.padEnd(width)}  ${s.about}`),
+    '',
+    'Results: a table on stdout and JSON in bench/results/<scenario>-<timestamp>.json (+ -latest.json).',
+    '',
+  ].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === '--help' || name === '-h') {
+    process.stdout.write(help());
+    return 0;
+  }
+  if (name === undefined) throw new UsageError(`name a scenario (one of: ${Object.keys(SCENARIOS).join(', ')}; see --help)`);
+  const scenario = SCENARIOS[name];
+  if (!scenario) throw new UsageError(`unknown scenario "${name}" (one of: ${Object.keys(SCENARIOS).join(', ')})`);
+  const run = await scenario.load();
+  return run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,256 @@
+// `npm run bench -- overhead`: what a proxy hop costs (issue 4, DESIGN.md §8). One run measures,
+// one target at a time, the backend reached directly and through: our proxy (cc 0, and cc 100 so
+// the per-pod breaker is in the path), the minimal undici proxy (the must-baseline), nginx (1
+// worker, upstream keep-alive) and http-proxy. Per target: a closed-loop autocannon warm-up, then a
+// measured closed-loop run with the proxy's /proc CPU read right before and after (→ µs/request),
+// then a paced open-loop run at --rate req/s (→ latency added over direct). All in one run because
+// only ratios taken on the same machine at the same time mean anything on a shared 2-core box.
+// --profile then runs our proxy once more under load with --cpu-prof and prints where time goes.
+
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { request } from 'undici';
+import { UsageError } from '../../lib/cli.ts';
+import { BACKEND_BODY } from '../support/backend-server.ts';
+import { ChildSet } from '../support/children.ts';
+import { closedLoad } from '../support/closed-load.ts';
+import { formatProfileSummary, summarizeProfile, type CpuProfile, type ProfileSummary } from '../support/cpu-profile.ts';
+import { pacedLoad } from '../support/paced-load.ts';
+import {
+  BENCH_HOST_HEADER,
+  BENCH_HOSTS,
+  PeerSkipped,
+  REPO_ROOT,
+  startBackend,
+  startHttpProxy,
+  startMinimalProxy,
+  startNginxPeer,
+  startOurProxy,
+  type PeerContext,
+  type RunningPeer,
+} from '../support/peers.ts';
+import { ProcCpu } from '../support/proc-cpu.ts';
+import { fileStamp, RESULTS_DIR, writeResults } from '../support/report.ts';
+import {
+  closedTable,
+  deriveRows,
+  formatVerdicts,
+  mustFailed,
+  pacedTable,
+  verdicts,
+  type TargetMeasurement,
+} from './overhead-report.ts';
+
+interface Target {
+  name: string;
+  about: string;
+  /** undefined: the backend itself (direct). */
+  start: ((ctx: PeerContext) => Promise<RunningPeer>) | undefined;
+}
+
+const TARGETS: readonly Target[] = [
+  { name: 'direct', about: 'the backend, no proxy', start: undefined },
+  { name: 'minimal', about: 'minimal undici pool.stream proxy (bench/baseline)', start: startMinimalProxy },
+  { name: 'ours', about: 'our proxy, static mode, cc 0', start: (c) => startOurProxy(c, { host: BENCH_HOSTS.ours, containerConcurrency: 0 }) },
+  { name: 'ours-cc100', about: 'our proxy, cc 100 (breaker in the path)', start: (c) => startOurProxy(c, { host: BENCH_HOSTS.oursBreaker, containerConcurrency: 100 }) },
+  { name: 'nginx', about: 'nginx, 1 worker, upstream keepalive 64', start: startNginxPeer },
+  { name: 'http-proxy', about: 'http-proxy with a keep-alive agent', start: startHttpProxy },
+];
+
+interface Settings {
+  durationS: number;
+  warmupS: number;
+  connections: number;
+  rate: number;
+  pacedS: number;
+  targets: string[];
+  profile: boolean;
+}
+
+const HELP = `Usage: npm run bench -- overhead [flags]
+
+Flags:
+  --duration S         measured closed-loop seconds per target (default 10)
+  --warmup S           closed-loop warm-up seconds per target (default 2; the paced run warms 1 s)
+  --connections N      closed-loop connections (default 50)
+  --rate R             paced open-loop requests per second (default 1000)
+  --paced-duration S   measured paced seconds per target (default 10)
+  --targets A,B        run only these (default all: ${TARGETS.map((t) => t.name).join(',')});
+                       direct always runs (the added-latency reference)
+  --profile            then profile our proxy under load (--cpu-prof) and print the top 15 functions
+`;
+
+function positive(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!(n > 0) || !Number.isFinite(n)) throw new UsageError(`--${name} wants a positive number, got "${text}"`);
+  return n;
+}
+
+function settingsFrom(argv: string[]): Settings | undefined {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: {
+        duration: { type: 'string' },
+        warmup: { type: 'string' },
+        connections: { type: 'string' },
+        rate: { type: 'string' },
+        'paced-duration': { type: 'string' },
+        targets: { type: 'string' },
+        profile: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message.split('\n')[0]!);
+  }
+  const v = parsed.values;
+  if (v.help) return undefined;
+  const names = TARGETS.map((t) => t.name);
+  const targets = v.targets === undefined ? names : ['direct', ...v.targets.split(',').filter((n) => n !== 'direct')];
+  const unknown = targets.filter((t) => !names.includes(t));
+  if (unknown.length) throw new UsageError(`unknown target "${unknown[0]}" (one of: ${names.join(', ')})`);
+  return {
+    durationS: positive('duration', v.duration, 10),
+    warmupS: positive('warmup', v.warmup, 2),
+    connections: Math.round(positive('connections', v.connections, 50)),
+    rate: positive('rate', v.rate, 1000),
+    pacedS: positive('paced-duration', v['paced-duration'], 10),
+    targets,
+    profile: v.profile ?? false,
+  };
+}
+
+const HEADERS = { host: BENCH_HOST_HEADER };
+
+/** One request before any load: the target must answer 200 with the backend's exact body. */
+async function sanityCheck(name: string, url: string): Promise<void> {
+  const res = await request(url + '/', { headers: HEADERS, headersTimeout: 5000, bodyTimeout: 5000 });
+  const body = await res.body.text();
+  if (res.statusCode !== 200 || body !== BACKEND_BODY) {
+    throw new Error(`${name}: expected 200 "${BACKEND_BODY.trim()}", got ${res.statusCode} "${body.slice(0, 100).trim()}"`);
+  }
+}
+
+async function measure(target: Target, peer: RunningPeer, s: Settings, cpu: ProcCpu): Promise<TargetMeasurement> {
+  const say = (what: string): void => void process.stdout.write(`  ${target.name}: ${what}\n`);
+  await sanityCheck(target.name, peer.url);
+  const load = { url: peer.url + '/', connections: s.connections, headers: HEADERS };
+  say(`warm-up ${s.warmupS} s`);
+  const warm = await closedLoad({ ...load, durationSeconds: s.warmupS }, BACKEND_BODY);
+  say(`closed loop ${s.durationS} s, -c ${s.connections}`);
+  const before = peer.pid === undefined ? NaN : cpu.micros(peer.pid);
+  const closed = await closedLoad({ ...load, durationSeconds: s.durationS }, BACKEND_BODY);
+  const after = peer.pid === undefined ? NaN : cpu.micros(peer.pid);
+  say(`paced ${s.rate} req/s, ${s.pacedS} s`);
+  const paced = await pacedLoad({
+    url: peer.url + '/',
+    rate: s.rate,
+    durationMs: s.pacedS * 1000,
+    warmupMs: 1000,
+    headers: HEADERS,
+    expectBody: BACKEND_BODY,
+  });
+  return {
+    name: target.name,
+    about: target.about,
+    closed,
+    warmupFailures: warm.failures,
+    ...(peer.pid === undefined ? {} : { cpuUsPerRequest: (after - before) / closed.requests }),
+    paced,
+  };
+}
+
+/** Our proxy once more, under --cpu-prof; the profile is written when it exits on SIGTERM. */
+async function profileOurs(ctx: PeerContext, s: Settings): Promise<{ summary: ProfileSummary; file: string }> {
+  const dir = join(ctx.tmpDir, 'cpu-prof');
+  const peer = await startOurProxy(ctx, {
+    host: BENCH_HOSTS.ours,
+    containerConcurrency: 0,
+    nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir],
+    proxyArgs: ['--drain-grace', '0s'],
+  });
+  process.stdout.write(`  ours: profiling under ${s.durationS} s of closed-loop load\n`);
+  await closedLoad({ url: peer.url + '/', connections: s.connections, headers: HEADERS, durationSeconds: s.durationS });
+  const exit = await peer.child!.stop(15_000);
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) throw new Error(`our proxy wrote no .cpuprofile (exit ${exit}):\n${peer.child!.output()}`);
+  const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
+  return { summary: summarizeProfile(profile, REPO_ROOT, 15), file: join(dir, file) };
+}
+
+export async function runOverhead(argv: string[]): Promise<number> {
+  const s = settingsFrom(argv);
+  if (!s) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const started = new Date();
+  const children = new ChildSet();
+  children.stopOnSignals();
+  const ctx: PeerContext = { children, tmpDir: mkdtempSync(join(tmpdir(), 'ikukantai-bench-')) };
+  const cpu = new ProcCpu();
+  const measurements: TargetMeasurement[] = [];
+  let profile: { summary: ProfileSummary; file: string } | undefined;
+  try {
+    const backend = await startBackend(ctx);
+    for (const target of TARGETS.filter((t) => s.targets.includes(t.name))) {
+      process.stdout.write(`${target.name} — ${target.about}\n`);
+      let peer: RunningPeer;
+      try {
+        peer = target.start ? await target.start(ctx) : backend;
+      } catch (err) {
+        if (!(err instanceof PeerSkipped)) throw err;
+        process.stdout.write(`  skipped: ${err.message}\n`);
+        measurements.push({ name: target.name, about: target.about, skipped: err.message });
+        continue;
+      }
+      try {
+        measurements.push(await measure(target, peer, s, cpu));
+      } finally {
+        if (peer !== backend) await peer.child?.stop();
+      }
+    }
+    if (s.profile) profile = await profileOurs(ctx, s);
+  } finally {
+    await children.stopAll();
+    children.releaseSignals();
+  }
+
+  const rows = deriveRows(measurements);
+  const vs = verdicts(rows);
+  const out = process.stdout;
+  out.write(`\nClosed loop: ${s.connections} connections, ${s.durationS} s per target after ${s.warmupS} s warm-up; CPU = proxy process tree, user + system\n`);
+  out.write(closedTable(rows));
+  out.write(`\nPaced open loop: ${s.rate} req/s for ${s.pacedS} s per target; added = target − direct\n`);
+  out.write(pacedTable(rows));
+  out.write('\nDESIGN.md §8:\n' + formatVerdicts(vs));
+  let profileCopy: string | undefined;
+  if (profile) {
+    out.write('\nWhere our proxy spends its CPU (self time, --cpu-prof):\n' + formatProfileSummary(profile.summary));
+    profileCopy = join(RESULTS_DIR, `overhead-${fileStamp(started)}.cpuprofile`);
+    copyFileSync(profile.file, profileCopy);
+    out.write(`profile: ${profileCopy} (open in Chrome DevTools → Performance)\n`);
+  }
+  rmSync(ctx.tmpDir, { recursive: true, force: true });
+  const file = writeResults(
+    'overhead',
+    {
+      scenario: 'overhead',
+      started: started.toISOString(),
+      machine: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model },
+      settings: s,
+      targets: measurements,
+      rows,
+      verdicts: vs,
+      ...(profile ? { profile: profile.summary } : {}),
+    },
+    started,
+  );
+  out.write(`\nresults: ${file}\n`);
+  return mustFailed(vs, rows) ? 1 : 0;
+}
