@@ -90,8 +90,12 @@ export function createStaticSource(opts: StaticSourceOptions): StaticSource {
     }
     if (closed) return;
     if (text === goodText) {
-      // Touched, or put back as it was after a bad edit: nothing new to apply.
-      lastRejected = undefined;
+      // Touched, or put back as it was after a bad edit: nothing new to apply, but after a
+      // rejection the operator learns that the file is good again.
+      if (lastRejected !== undefined && snapshot) {
+        lastRejected = undefined;
+        logger.info('endpoints_file_loaded', { msg: `${file} (same as the last good file)`, revisions: snapshot.revisions.length });
+      }
       return;
     }
     let parsed: ParsedStaticFile;
