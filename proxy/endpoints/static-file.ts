@@ -7,7 +7,7 @@
 
 import { isIP } from 'node:net';
 import { parseDocument } from 'yaml';
-import { symmetricRtt, type Endpoint, type Peer, type Revision, type Snapshot } from '../../lib/model.ts';
+import { revisionKey, symmetricRtt, type Endpoint, type Peer, type Revision, type Snapshot } from '../../lib/model.ts';
 
 export class StaticFileError extends Error {
   readonly code = 'bad_endpoints_file';
@@ -73,14 +73,14 @@ export function parseStaticFile(text: string, opts: ParseOptions): ParsedStaticF
   const hostOwner = new Map<string, string>();
   list.forEach((raw, i) => {
     const path = `revisions[${i}]`;
-    const rev = readRevision(raw, path, warnings, fail);
-    const key = `${rev.namespace}/${rev.name}`;
+    const { rev, hostAt } = readRevision(raw, path, warnings, fail);
+    const key = revisionKey(rev.namespace, rev.name);
     const earlier = byKey.get(key);
     if (earlier) fail(path, `duplicate revision ${key} (also ${earlier})`);
     byKey.set(key, path);
     rev.hosts.forEach((host, h) => {
       const owner = hostOwner.get(host);
-      if (owner) fail(`${path}.hosts[${h}]`, `host "${host}" already routes to ${owner}`);
+      if (owner) fail(`${path}.hosts[${hostAt[h]}]`, `host "${host}" already routes to ${owner}`);
       hostOwner.set(host, `${key} (${path})`);
     });
     rev.endpoints.forEach((e, j) => {
@@ -162,7 +162,13 @@ function readRtt(raw: unknown, warnings: string[], fail: (p: string, m: string) 
   return symmetricRtt(pairs);
 }
 
-function readRevision(raw: unknown, path: string, warnings: string[], fail: (p: string, m: string) => never): Revision {
+/** The revision, and for each of its (deduplicated) hosts the index it had in the document. */
+function readRevision(
+  raw: unknown,
+  path: string,
+  warnings: string[],
+  fail: (p: string, m: string) => never,
+): { rev: Revision; hostAt: number[] } {
   if (!isRecord(raw)) return fail(path, `must be a mapping with namespace, name and endpoints, got ${show(raw)}`);
   warnUnknown(raw, REVISION_KEYS, path, warnings);
   const namespace = raw['namespace'];
@@ -171,6 +177,7 @@ function readRevision(raw: unknown, path: string, warnings: string[], fail: (p: 
   if (typeof name !== 'string' || !DNS1123_LABEL.test(name)) fail(`${path}.name`, labelProblem(name));
 
   const hosts: string[] = [];
+  const hostAt: number[] = [];
   const rawHosts = raw['hosts'] ?? [];
   if (!Array.isArray(rawHosts)) fail(`${path}.hosts`, `must be a list of host names, got ${show(rawHosts)}`);
   rawHosts.forEach((h: unknown, k: number) => {
@@ -179,7 +186,10 @@ function readRevision(raw: unknown, path: string, warnings: string[], fail: (p: 
       fail(`${path}.hosts[${k}]`, `must be a host name without port or scheme, got ${show(h)}`);
     }
     if (hosts.includes(host)) warnings.push(`${path}.hosts[${k}]: "${host}" listed twice, ignored`);
-    else hosts.push(host);
+    else {
+      hosts.push(host);
+      hostAt.push(k);
+    }
   });
 
   const cc = raw['containerConcurrency'] ?? 0;
@@ -214,7 +224,7 @@ function readRevision(raw: unknown, path: string, warnings: string[], fail: (p: 
     endpoints,
   };
   if (readinessPath !== undefined) rev.readinessPath = readinessPath;
-  return rev;
+  return { rev, hostAt };
 }
 
 function readEndpoint(raw: unknown, path: string, warnings: string[], fail: (p: string, m: string) => never): Endpoint {

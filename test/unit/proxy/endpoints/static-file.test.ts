@@ -129,6 +129,7 @@ const errorCases: Array<[string, (d: Doc) => void, string, RegExp]> = [
   ['name a number', (d) => (d.revisions[1].name = 5), 'revisions[1].name', /got 5/],
   ['duplicate revision', (d) => (d.revisions[1].name = 'hello-00001'), 'revisions[1]', /duplicate revision default\/hello-00001 \(also revisions\[0\]\)/],
   ['one host on two revisions', (d) => d.revisions[1].hosts.push('HELLO.default.example.com'), 'revisions[1].hosts[1]', /"hello.default.example.com" already routes to default\/hello-00001/],
+  ['a taken host after a repeated one', (d) => d.revisions[1].hosts.push('bye.default.example.com', 'hello.default.example.com'), 'revisions[1].hosts[2]', /already routes to default\/hello-00001 \(revisions\[0\]\)/],
   ['hosts a string', (d) => (d.revisions[0].hosts = 'a.b'), 'revisions[0].hosts', /must be a list/],
   ['host with a port', (d) => (d.revisions[0].hosts = ['a.b:80']), 'revisions[0].hosts[0]', /without port or scheme/],
   ['host with a scheme', (d) => (d.revisions[0].hosts = ['http://a.b']), 'revisions[0].hosts[0]', /host name/],
