@@ -46,6 +46,10 @@ export class ReadinessProber {
   #closed = false;
 
   constructor(opts: ReadinessProberOptions) {
+    for (const k of ['intervalMs', 'timeoutMs'] as const) {
+      const v = opts[k];
+      if (v !== undefined && !(v > 0)) throw new RangeError(`${k} must be > 0, got ${v}`);
+    }
     this.#intervalMs = opts.intervalMs ?? 25;
     // Four periods: a loopback or same-node connect takes well under 1 ms, so 100 ms means the pod
     // is stuck, and a probe that hangs longer only delays the next one.

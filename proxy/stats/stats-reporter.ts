@@ -83,6 +83,8 @@ export class StatsReporter {
 
   constructor(opts: StatsReporterOptions) {
     const base = new URL(opts.url);
+    if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new RangeError(`controller URL must be http or https: ${opts.url}`);
+    if (opts.intervalMs !== undefined && !(opts.intervalMs > 0)) throw new RangeError(`intervalMs must be > 0, got ${opts.intervalMs}`);
     this.#node = opts.node;
     this.#token = opts.token;
     this.#path = `${base.pathname.replace(/\/+$/, '')}/v1/stats`;

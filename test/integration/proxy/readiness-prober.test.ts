@@ -204,3 +204,8 @@ t.test('a throwing onReady is logged and does not break other watches', async (t
     { pod: 'one', msg: 'waiter map gone' },
   );
 });
+
+t.test('bad options are refused at construction', async (t) => {
+  t.throws(() => new ReadinessProber({ intervalMs: 0, logger: memoryLogger() }), RangeError);
+  t.throws(() => new ReadinessProber({ timeoutMs: -1, logger: memoryLogger() }), RangeError);
+});

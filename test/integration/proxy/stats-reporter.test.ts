@@ -332,3 +332,10 @@ t.test('a non-2xx answer counts as a failure', async (t) => {
   await until('the failure logged', () => logger.lines.length > 0);
   t.match(logger.lines[0], { event: 'stats_report_failed', msg: /401/ });
 });
+
+t.test('bad options are refused at construction', async (t) => {
+  const base = { token: 't', node: 'n', meter: new DemandMeter(new ManualClock()), queuedNow: () => 0, rtt: () => ({}), logger: memoryLogger() };
+  t.throws(() => new StatsReporter({ ...base, url: 'not a url' }), TypeError);
+  t.throws(() => new StatsReporter({ ...base, url: 'ftp://127.0.80.1' }), RangeError);
+  t.throws(() => new StatsReporter({ ...base, url: `http://${HOST}:1`, intervalMs: 0 }), RangeError);
+});
