@@ -165,22 +165,32 @@ async function measure(target: Target, peer: RunningPeer, s: Settings, cpu: Proc
   };
 }
 
-/** Our proxy once more, under --cpu-prof; the profile is written when it exits on SIGTERM. */
+/**
+ * Our proxy once more, under --cpu-prof; the profile is written when it exits on SIGTERM. Only the
+ * measured load counts: the window starts after a warm-up, measured from spawning (the profiler
+ * starts a few ms later, which shifts the window slightly into the load, never before it).
+ */
 async function profileOurs(ctx: PeerContext, s: Settings): Promise<{ summary: ProfileSummary; file: string }> {
   const dir = join(ctx.tmpDir, 'cpu-prof');
+  const spawnedAt = performance.now();
   const peer = await startOurProxy(ctx, {
     host: BENCH_HOSTS.ours,
     containerConcurrency: 0,
     nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir],
     proxyArgs: ['--drain-grace', '0s'],
   });
-  process.stdout.write(`  ours: profiling under ${s.durationS} s of closed-loop load\n`);
-  await closedLoad({ url: peer.url + '/', connections: s.connections, headers: HEADERS, durationSeconds: s.durationS });
+  process.stdout.write(`  ours: profiling ${s.durationS} s of closed-loop load after ${s.warmupS} s warm-up\n`);
+  const load = { url: peer.url + '/', connections: s.connections, headers: HEADERS };
+  await closedLoad({ ...load, durationSeconds: s.warmupS });
+  const from = performance.now();
+  await closedLoad({ ...load, durationSeconds: s.durationS });
+  const to = performance.now();
   const exit = await peer.child!.stop(15_000);
   const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
   if (!file) throw new Error(`our proxy wrote no .cpuprofile (exit ${exit}):\n${peer.child!.output()}`);
   const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
-  return { summary: summarizeProfile(profile, REPO_ROOT, 15), file: join(dir, file) };
+  const window = { fromUs: (from - spawnedAt) * 1000, toUs: (to - spawnedAt) * 1000 };
+  return { summary: summarizeProfile(profile, { root: REPO_ROOT, top: 15, window }), file: join(dir, file) };
 }
 
 export async function runOverhead(argv: string[]): Promise<number> {
@@ -215,7 +225,14 @@ export async function runOverhead(argv: string[]): Promise<number> {
         if (peer !== backend) await peer.child?.stop();
       }
     }
-    if (s.profile) profile = await profileOurs(ctx, s);
+    if (s.profile) {
+      process.stdout.write('profile — our proxy under --cpu-prof\n');
+      profile = await profileOurs(ctx, s).catch((err: unknown) => {
+        if (!(err instanceof PeerSkipped)) throw err;
+        process.stdout.write(`  skipped: ${err.message}\n`);
+        return undefined;
+      });
+    }
   } finally {
     await children.stopAll();
     children.releaseSignals();

@@ -2,6 +2,8 @@
 // self time per function and per area (our modules, each npm package, each Node core module, GC).
 // Self time is taken from the sample timeline, as DevTools does: sample i lasts until sample i+1.
 // Shares are of busy time (everything but "(idle)"), since idle is only time the load left unused.
+// A window (µs after the profile's start) keeps start-up (module loading, first compiles) out of a
+// summary meant to describe the steady-state hot path.
 
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,6 +54,7 @@ export interface ProfileSummary {
 export function areaOf(frame: CallFrame, root: string): string {
   const url = frame.url;
   if (url === '') return frame.functionName.startsWith('(') ? frame.functionName : '(native)';
+  if (url.startsWith('wasm:')) return 'wasm (undici llhttp)';
   if (url.startsWith('node:')) return 'node:' + url.slice(5).replace(/^internal\//, '').split('/')[0];
   const nm = url.lastIndexOf('/node_modules/');
   if (nm !== -1) {
@@ -70,20 +73,33 @@ function frameName(frame: CallFrame, area: string): string {
 }
 
 function shortUrl(url: string, area: string): string {
+  if (url.startsWith('wasm:')) return 'wasm (undici llhttp)';
   if (url.startsWith('node:')) return url;
   const nm = url.lastIndexOf('/node_modules/');
   if (nm !== -1) return url.slice(nm + '/node_modules/'.length);
   return area;
 }
 
+export interface SummaryOptions {
+  /** Repository root: our files are named relative to it. */
+  root: string;
+  /** How many functions to list (default 15). */
+  top?: number;
+  /** Only samples taken in [fromUs, toUs) after the profile's start count. */
+  window?: { fromUs: number; toUs: number };
+}
+
 /** Self time per function and per area, the `top` largest functions first. */
-export function summarizeProfile(profile: CpuProfile, root: string, top = 15): ProfileSummary {
+export function summarizeProfile(profile: CpuProfile, { root, top = 15, window }: SummaryOptions): ProfileSummary {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const selfUs = new Map<number, number>();
   const samples = profile.samples ?? [];
   const deltas = profile.timeDeltas ?? [];
+  let at = 0;
   for (let i = 0; i < samples.length; i++) {
-    // Sample i lasts until the next sample; the last one until the profile's end.
+    at += deltas[i] ?? 0;
+    if (window && (at < window.fromUs || at >= window.toUs)) continue;
+    // Sample i lasts until the next sample (the last one is not timed).
     const next = i + 1 < deltas.length ? deltas[i + 1]! : 0;
     selfUs.set(samples[i]!, (selfUs.get(samples[i]!) ?? 0) + Math.max(0, next));
   }

@@ -16,6 +16,7 @@ t.test('areas: ours by path, packages by name, Node core by module, pseudo frame
   t.equal(areaOf(frame('emit', 'node:events'), root), 'node:events');
   t.equal(areaOf(frame('(garbage collector)', ''), root), '(garbage collector)');
   t.equal(areaOf(frame('writev', ''), root), '(native)');
+  t.equal(areaOf(frame('execute', 'wasm://wasm/00ad0bc6'), root), 'wasm (undici llhttp)');
 });
 
 t.test('self time follows the sample timeline; idle is kept out of the shares', async (t) => {
@@ -34,7 +35,7 @@ t.test('self time follows the sample timeline; idle is kept out of the shares', 
     samples: [2, 3, 3, 4, 5, 3],
     timeDeltas: [0, 1000, 3000, 2000, 4000, 1000],
   };
-  const s = summarizeProfile(profile, root);
+  const s = summarizeProfile(profile, { root });
   t.equal(s.idleMs, 4);
   t.equal(s.busyMs, 7);
   t.same(
@@ -67,7 +68,25 @@ t.test('top N cuts the function list, not the areas', async (t) => {
     samples: nodes.map((n) => n.id),
     timeDeltas: nodes.map(() => 100),
   };
-  const s = summarizeProfile(profile, root, 5);
+  const s = summarizeProfile(profile, { root, top: 5 });
   t.equal(s.functions.length, 5);
   t.equal(s.areas.length, 1);
+});
+
+t.test('a window keeps start-up samples out', async (t) => {
+  const profile: CpuProfile = {
+    startTime: 0,
+    endTime: 0,
+    nodes: [
+      { id: 1, callFrame: frame('compile', 'node:internal/modules/cjs/loader') },
+      { id: 2, callFrame: frame('forward', ours) },
+    ],
+    // Samples at 100, 200 (start-up), then 1100, 1200, 1300 µs (load).
+    samples: [1, 1, 2, 2, 2],
+    timeDeltas: [100, 100, 900, 100, 100],
+  };
+  const all = summarizeProfile(profile, { root });
+  t.same(all.areas.map((a) => a.area), ['node:modules', 'proxy/forward/forwarder.ts']);
+  const load = summarizeProfile(profile, { root, window: { fromUs: 1000, toUs: 2000 } });
+  t.same(load.functions.map((f) => [f.name, f.selfMs]), [['forward proxy/forward/forwarder.ts:1', 0.2]]);
 });
