@@ -49,6 +49,13 @@ export interface FakeApiServerOptions {
 /** 410 as the HTTP status of the watch request, or as a 200 with an in-stream ERROR event. */
 export type GoneMode = 'status' | 'event';
 
+/** Any Kubernetes object: apiVersion, kind and metadata.name are required at run time. */
+export interface ObjectInput {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: object;
+}
+
 export interface ObjectRef {
   apiVersion: string;
   kind: string;
@@ -130,8 +137,12 @@ export class FakeApiServer {
     return r;
   }
 
-  /** Creates or replaces an object as given (status included, no version check); creates its namespace if missing. */
-  apply(obj: KObject): KObject {
+  /**
+   * Creates or replaces an object as given (status included, no version check); creates its
+   * namespace if missing. Takes client-node's typed objects too.
+   */
+  apply<T extends ObjectInput>(input: T): KObject {
+    let obj = input as KObject;
     const r = this.#typeOf(String(obj.apiVersion), String(obj.kind));
     const meta = obj.metadata ?? {};
     if (!meta.name) throw new Error('apply: metadata.name is required');
@@ -142,9 +153,9 @@ export class FakeApiServer {
       obj = { ...obj, metadata: { ...meta, namespace: ns } };
     }
     const { resourceVersion: _rv, ...unversioned } = obj.metadata!;
-    const input = { ...obj, metadata: unversioned };
-    if (this.store.get(r, unversioned.namespace, meta.name)) return this.store.update(r, unversioned.namespace, meta.name, input, 'raw');
-    return this.store.create(r, input, 'raw');
+    const write = { ...obj, metadata: unversioned };
+    if (this.store.get(r, unversioned.namespace, meta.name)) return this.store.update(r, unversioned.namespace, meta.name, write, 'raw');
+    return this.store.create(r, write, 'raw');
   }
 
   get(ref: ObjectRef): KObject | undefined {

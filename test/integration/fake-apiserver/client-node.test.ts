@@ -12,7 +12,7 @@ import {
   setHeaderOptions,
   type V1EndpointSlice,
 } from '@kubernetes/client-node';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { Agent, request } from 'undici';
 import { startFakeApiServer, type FakeApiServer } from '../../../deploy/local/fake-apiserver/server.ts';
 
@@ -24,7 +24,7 @@ async function until(what: string, cond: () => boolean, deadlineMs = 10_000): Pr
   }
 }
 
-async function setup(t: Tap.Test): Promise<{ api: FakeApiServer; kc: KubeConfig }> {
+async function setup(t: Test): Promise<{ api: FakeApiServer; kc: KubeConfig }> {
   const api = await startFakeApiServer({ host: '127.0.0.1', port: 0 });
   t.teardown(() => api.close());
   const kc = new KubeConfig();
