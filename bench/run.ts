@@ -6,22 +6,9 @@
 import { UsageError } from '../lib/cli.ts';
 import type { Scenario } from './support/scenario.ts';
 
-// Not a literal import: bench/micro/pick.ts is written separately and may not exist yet.
-const PICK_MODULE = './micro/pick.ts';
-
-async function loadPick(): Promise<(argv: string[]) => Promise<number>> {
-  const mod = (await import(PICK_MODULE).catch(() => ({}))) as { runPickBench?: () => unknown };
-  const runPickBench = mod.runPickBench;
-  if (typeof runPickBench !== 'function') throw new UsageError('scenario "pick": bench/micro/pick.ts is not there yet');
-  return async () => {
-    await runPickBench();
-    return 0;
-  };
-}
-
 const SCENARIOS: Record<string, Scenario> = {
   overhead: { about: 'direct vs our proxy vs minimal undici proxy, nginx, http-proxy: req/s, latency, CPU µs/request', load: async () => (await import('./scenarios/overhead.ts')).runOverhead },
-  pick: { about: 'picks/s of each balancer at 10, 100 and 10 000 pods (micro-benchmark)', load: loadPick },
+  pick: { about: 'picks/s of each balancer at 10, 100 and 10 000 pods (micro-benchmark)', load: async () => (await import('./micro/pick.ts')).runPick },
 };
 
 function help(): string {
