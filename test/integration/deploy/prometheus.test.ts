@@ -27,7 +27,7 @@ t.test('scrape config: one job per name, honor_labels, timeout within the interv
 t.test('absent binary: undefined, nothing started', async (t) => {
   t.equal(await findPrometheus(''), undefined);
   t.equal(await findPrometheus('/nonexistent-dir'), undefined);
-  t.equal(await startPrometheus({ listen: '127.0.169.1:0', targets: [], searchPath: '/nonexistent-dir' }), undefined);
+  t.equal(await startPrometheus({ listen: '127.0.178.1:0', targets: [], searchPath: '/nonexistent-dir' }), undefined);
 });
 
 const binary = await findPrometheus();
@@ -40,14 +40,14 @@ t.test('real Prometheus scrapes a proxy registry', { skip: binary ? false : 'pro
       res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.169.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.178.1', resolve));
   t.teardown(() => new Promise((resolve) => server.close(resolve)));
-  const address = `127.0.169.1:${(server.address() as AddressInfo).port}`;
+  const address = `127.0.178.1:${(server.address() as AddressInfo).port}`;
 
-  const prom = await startPrometheus({ listen: '127.0.169.1:0', targets: [{ job: 'ikukantai-proxy', address }], binary });
+  const prom = await startPrometheus({ listen: '127.0.178.1:0', targets: [{ job: 'ikukantai-proxy', address }], binary });
   if (!prom) throw new Error('binary found but not started');
   t.teardown(() => prom.close());
-  t.match(prom.url, /^http:\/\/127\.0\.169\.1:\d+$/);
+  t.match(prom.url, /^http:\/\/127\.0\.178\.1:\d+$/);
   await prom.waitForTargets(20_000);
 
   // Poll: the first scrape may land just after the targets turn up.
@@ -68,7 +68,7 @@ t.test('real Prometheus scrapes a proxy registry', { skip: binary ? false : 'pro
 
 t.test('a config Prometheus refuses fails the start with its reason', { skip: binary ? false : 'prometheus is not installed' }, async (t) => {
   await t.rejects(
-    startPrometheus({ listen: '127.0.169.1:0', targets: [{ job: 'x', address: '127.0.169.1:1' }], scrapeInterval: 'soon', binary }),
+    startPrometheus({ listen: '127.0.178.1:0', targets: [{ job: 'x', address: '127.0.178.1:1' }], scrapeInterval: 'soon', binary }),
     /prometheus exited/,
   );
 });
