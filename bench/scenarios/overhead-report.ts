@@ -4,6 +4,7 @@
 
 import type { ClosedLoadResult } from '../support/closed-load.ts';
 import type { PacedLoadResult } from '../support/paced-load.ts';
+import type { LatencySummary } from '../support/percentile.ts';
 import { formatTable } from '../support/report.ts';
 
 export interface TargetMeasurement {
@@ -17,6 +18,59 @@ export interface TargetMeasurement {
   /** Proxy CPU (process tree, user + system) per completed request; absent for `direct`. */
   cpuUsPerRequest?: number;
   paced?: PacedLoadResult;
+}
+
+/** Median of the finite values (the mean of the middle two for an even count); undefined if none. */
+export function median(values: readonly (number | undefined)[]): number | undefined {
+  const xs = values.filter((v): v is number => v !== undefined && Number.isFinite(v)).sort((a, b) => a - b);
+  if (xs.length === 0) return undefined;
+  const mid = xs.length >> 1;
+  return xs.length % 2 ? xs[mid]! : (xs[mid - 1]! + xs[mid]!) / 2;
+}
+
+function medianSummary(list: readonly LatencySummary[]): LatencySummary {
+  const pick = (k: keyof LatencySummary): number => median(list.map((x) => x[k])) ?? NaN;
+  return { count: pick('count'), p50: pick('p50'), p90: pick('p90'), p99: pick('p99'), p999: pick('p999'), max: pick('max'), mean: pick('mean') };
+}
+
+/**
+ * Several rounds of the same targets → one measurement per target: the median of each figure
+ * across rounds, failures summed. On a shared machine a burst of someone else's work lands on
+ * whichever target runs at that moment; the median of 3 rounds drops such a round.
+ */
+export function combineRounds(rounds: readonly (readonly TargetMeasurement[])[]): TargetMeasurement[] {
+  if (rounds.length === 1) return [...rounds[0]!];
+  const names = rounds[0]?.map((m) => m.name) ?? [];
+  return names.map((name) => {
+    const all = rounds.map((r) => r.find((m) => m.name === name)!);
+    const first = all[0]!;
+    const skipped = all.find((m) => m.skipped);
+    if (skipped) return { name, about: first.about, skipped: skipped.skipped! };
+    const closed = all.map((m) => m.closed!);
+    const paced = all.map((m) => m.paced!);
+    const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
+    const cpu = median(all.map((m) => m.cpuUsPerRequest));
+    return {
+      name,
+      about: first.about,
+      closed: {
+        requests: median(closed.map((c) => c.requests))!,
+        seconds: median(closed.map((c) => c.seconds))!,
+        rps: median(closed.map((c) => c.rps))!,
+        p50Ms: median(closed.map((c) => c.p50Ms))!,
+        p99Ms: median(closed.map((c) => c.p99Ms))!,
+        failures: sum(closed.map((c) => c.failures)),
+      },
+      warmupFailures: sum(all.map((m) => m.warmupFailures ?? 0)),
+      ...(cpu === undefined ? {} : { cpuUsPerRequest: cpu }),
+      paced: {
+        sent: sum(paced.map((p) => p.sent)),
+        failures: sum(paced.map((p) => p.failures)),
+        latencyMs: medianSummary(paced.map((p) => p.latencyMs)),
+        lateMs: medianSummary(paced.map((p) => p.lateMs)),
+      },
+    };
+  });
 }
 
 export interface DerivedRow {

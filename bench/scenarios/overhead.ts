@@ -35,6 +35,7 @@ import { ProcCpu } from '../support/proc-cpu.ts';
 import { fileStamp, RESULTS_DIR, writeResults } from '../support/report.ts';
 import {
   closedTable,
+  combineRounds,
   deriveRows,
   formatVerdicts,
   mustFailed,
@@ -65,6 +66,7 @@ interface Settings {
   connections: number;
   rate: number;
   pacedS: number;
+  rounds: number;
   targets: string[];
   profile: boolean;
 }
@@ -77,6 +79,8 @@ Flags:
   --connections N      closed-loop connections (default 50)
   --rate R             paced open-loop requests per second (default 1000)
   --paced-duration S   measured paced seconds per target (default 10)
+  --rounds N           run every target N times, report the median of each figure (default 1;
+                       3 on a machine other work shares)
   --targets A,B        run only these (default all: ${TARGETS.map((t) => t.name).join(',')});
                        direct always runs (the added-latency reference)
   --profile            then profile our proxy under load (--cpu-prof) and print the top 15 functions
@@ -100,6 +104,7 @@ function settingsFrom(argv: string[]): Settings | undefined {
         connections: { type: 'string' },
         rate: { type: 'string' },
         'paced-duration': { type: 'string' },
+        rounds: { type: 'string' },
         targets: { type: 'string' },
         profile: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -120,6 +125,7 @@ function settingsFrom(argv: string[]): Settings | undefined {
     connections: Math.round(positive('connections', v.connections, 50)),
     rate: positive('rate', v.rate, 1000),
     pacedS: positive('paced-duration', v['paced-duration'], 10),
+    rounds: Math.round(positive('rounds', v.rounds, 1)),
     targets,
     profile: v.profile ?? false,
   };
@@ -204,26 +210,30 @@ export async function runOverhead(argv: string[]): Promise<number> {
   children.stopOnSignals();
   const ctx: PeerContext = { children, tmpDir: mkdtempSync(join(tmpdir(), 'ikukantai-bench-')) };
   const cpu = new ProcCpu();
-  const measurements: TargetMeasurement[] = [];
+  const rounds: TargetMeasurement[][] = [];
   let profile: { summary: ProfileSummary; file: string } | undefined;
   try {
     const backend = await startBackend(ctx);
-    for (const target of TARGETS.filter((t) => s.targets.includes(t.name))) {
-      process.stdout.write(`${target.name} — ${target.about}\n`);
-      let peer: RunningPeer;
-      try {
-        peer = target.start ? await target.start(ctx) : backend;
-      } catch (err) {
-        if (!(err instanceof PeerSkipped)) throw err;
-        process.stdout.write(`  skipped: ${err.message}\n`);
-        measurements.push({ name: target.name, about: target.about, skipped: err.message });
-        continue;
+    for (let round = 1; round <= s.rounds; round++) {
+      const measurements: TargetMeasurement[] = [];
+      for (const target of TARGETS.filter((t) => s.targets.includes(t.name))) {
+        process.stdout.write(`${target.name} — ${target.about}${s.rounds > 1 ? ` (round ${round}/${s.rounds})` : ''}\n`);
+        let peer: RunningPeer;
+        try {
+          peer = target.start ? await target.start(ctx) : backend;
+        } catch (err) {
+          if (!(err instanceof PeerSkipped)) throw err;
+          process.stdout.write(`  skipped: ${err.message}\n`);
+          measurements.push({ name: target.name, about: target.about, skipped: err.message });
+          continue;
+        }
+        try {
+          measurements.push(await measure(target, peer, s, cpu));
+        } finally {
+          if (peer !== backend) await peer.child?.stop();
+        }
       }
-      try {
-        measurements.push(await measure(target, peer, s, cpu));
-      } finally {
-        if (peer !== backend) await peer.child?.stop();
-      }
+      rounds.push(measurements);
     }
     if (s.profile) {
       process.stdout.write('profile — our proxy under --cpu-prof\n');
@@ -238,12 +248,14 @@ export async function runOverhead(argv: string[]): Promise<number> {
     children.releaseSignals();
   }
 
+  const measurements = combineRounds(rounds);
   const rows = deriveRows(measurements);
   const vs = verdicts(rows);
   const out = process.stdout;
-  out.write(`\nClosed loop: ${s.connections} connections, ${s.durationS} s per target after ${s.warmupS} s warm-up; CPU = proxy process tree, user + system\n`);
+  const of = s.rounds > 1 ? `; median of ${s.rounds} rounds` : '';
+  out.write(`\nClosed loop: ${s.connections} connections, ${s.durationS} s per target after ${s.warmupS} s warm-up${of}; CPU = proxy process tree, user + system\n`);
   out.write(closedTable(rows));
-  out.write(`\nPaced open loop: ${s.rate} req/s for ${s.pacedS} s per target; added = target − direct\n`);
+  out.write(`\nPaced open loop: ${s.rate} req/s for ${s.pacedS} s per target${of}; added = target − direct\n`);
   out.write(pacedTable(rows));
   out.write('\nDESIGN.md §8:\n' + formatVerdicts(vs));
   let profileCopy: string | undefined;
@@ -262,6 +274,7 @@ export async function runOverhead(argv: string[]): Promise<number> {
       machine: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model },
       settings: s,
       targets: measurements,
+      ...(rounds.length > 1 ? { rounds } : {}),
       rows,
       verdicts: vs,
       ...(profile ? { profile: profile.summary } : {}),

@@ -1,7 +1,9 @@
 import t from 'tap';
 import {
   closedTable,
+  combineRounds,
   deriveRows,
+  median,
   formatVerdicts,
   mustFailed,
   pacedTable,
@@ -103,4 +105,30 @@ t.test('printed forms carry every target and verdict', async (t) => {
   t.match(text, /^ok {3}must ours {9}failures = 0/m);
   t.match(text, /^MISS aim {2}ours {9}CPU\/request ≤ 1\.5 × nginx {4}2\.200$/m);
   t.match(text, /^n\/a {2}must ours-cc100/m);
+});
+
+t.test('median: middle value, mean of the middle two, missing values ignored', async (t) => {
+  t.equal(median([3, 1, 2]), 2);
+  t.equal(median([4, 1, 3, 2]), 2.5);
+  t.equal(median([undefined, 5, NaN]), 5);
+  t.equal(median([]), undefined);
+});
+
+t.test('rounds: each figure is the median across rounds, failures add up', async (t) => {
+  // Round 2 caught a burst of outside load on ours: its figures must not decide.
+  const r1 = [m('direct', 40000, undefined, 0.2, 0.5), m('ours', 22000, 44, 0.33, 1.2)];
+  const r2 = [m('direct', 39000, undefined, 0.21, 0.6), m('ours', 9000, 120, 2.5, 40, 1)];
+  const r3 = [m('direct', 41000, undefined, 0.19, 0.4), m('ours', 21000, 46, 0.35, 1.1)];
+  const [direct, ours] = combineRounds([r1, r2, r3]);
+  t.equal(direct!.closed!.rps, 40000);
+  t.equal(direct!.cpuUsPerRequest, undefined);
+  t.equal(ours!.closed!.rps, 21000);
+  t.equal(ours!.cpuUsPerRequest, 46);
+  t.equal(ours!.paced!.latencyMs.p50, 0.35);
+  t.equal(ours!.paced!.latencyMs.p99, 1.2);
+  t.equal(ours!.closed!.failures, 1);
+  t.equal(ours!.paced!.sent, 300);
+  t.same(combineRounds([r1]), r1, 'one round passes through');
+  const skippedOnce = combineRounds([r1, [r2[0]!, { name: 'ours', about: 'ours', skipped: 'gone' }]]);
+  t.equal(skippedOnce[1]!.skipped, 'gone');
 });
