@@ -13,6 +13,10 @@
 // for a node's report, DESIGN.md §4) and, at the pick rates that make reports matter (≥ 1/s to a
 // pod), several fresh reports arrive first. An unrefreshed report means we stopped sending there,
 // and other proxies' load then is not ours to guess.
+//
+// Layout: EndpointStats *is* its PeakEwma (extends it) rather than holding one, so a pod's latency
+// and load live in one object. At 10 k pods a p2c pick reads ~4 cold pods; one object less per pod
+// measured 1.3–2× more picks/s (bench/micro/pick.ts).
 
 import { PeakEwma } from './peak-ewma.ts';
 import type { Load } from './load-header.ts';
@@ -29,13 +33,13 @@ export interface EndpointStatsOptions {
   tauMs?: number;
 }
 
-export class EndpointStats {
+/** A pod as the picker sees it; `observe(latencyMs, now)` (from PeakEwma) when a response body ends. */
+export class EndpointStats extends PeakEwma {
   readonly key: string;
   readonly node: string;
   readonly local: boolean;
   /** Requests this proxy sent to the pod and not finished (the proxy does ++ and --). */
   inflight = 0;
-  readonly #latency: PeakEwma;
   /** Other senders' in-flight requests at the owner, from the last fresh report. */
   #others = 0;
   #queued = 0;
@@ -44,10 +48,10 @@ export class EndpointStats {
   #reportedAt = Number.NEGATIVE_INFINITY;
 
   constructor(opts: EndpointStatsOptions) {
+    super(opts.initialLatencyMs, opts.tauMs);
     this.key = opts.key;
     this.node = opts.node;
     this.local = opts.local;
-    this.#latency = new PeakEwma(opts.initialLatencyMs, opts.tauMs);
   }
 
   /** Owner-reported load from `Ikukantai-Load`, read while this response still counts in `inflight`. */
@@ -59,13 +63,9 @@ export class EndpointStats {
     this.#reportedAt = now;
   }
 
-  /** Response latency in ms; call when the response body ends. */
-  observe(latencyMs: number, now: number): void {
-    this.#latency.observe(latencyMs, now);
-  }
-
+  /** The peak-EWMA latency estimate, ms. */
   latency(now: number): number {
-    return this.#latency.estimate(now);
+    return this.estimate(now);
   }
 
   /** Requests ahead of a new one at this pod: ours + others' in flight + the owner's queue. */
@@ -76,7 +76,7 @@ export class EndpointStats {
 
   /** DESIGN.md §2: latency × (inflight + queued + 1), in ms-requests; lower is better. */
   cost(now: number): number {
-    return this.#latency.estimate(now) * (this.load(now) + 1);
+    return this.estimate(now) * (this.load(now) + 1);
   }
 
   /** The last owner report as it arrived (for logs and debugging), or undefined once aged out. */
