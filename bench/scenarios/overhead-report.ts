@@ -17,6 +17,11 @@ export interface TargetMeasurement {
   warmupFailures?: number;
   /** Proxy CPU (process tree, user + system) per completed request; absent for `direct`. */
   cpuUsPerRequest?: number;
+  /**
+   * The backend's CPU per request in the same run: the same work behind every target, so its
+   * spread across rows shows how noisy the machine was (a control, not a result).
+   */
+  backendCpuUsPerRequest?: number;
   paced?: PacedLoadResult;
 }
 
@@ -50,6 +55,7 @@ export function combineRounds(rounds: readonly (readonly TargetMeasurement[])[])
     const paced = all.map((m) => m.paced!);
     const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
     const cpu = median(all.map((m) => m.cpuUsPerRequest));
+    const backendCpu = median(all.map((m) => m.backendCpuUsPerRequest));
     return {
       name,
       about: first.about,
@@ -63,6 +69,7 @@ export function combineRounds(rounds: readonly (readonly TargetMeasurement[])[])
       },
       warmupFailures: sum(all.map((m) => m.warmupFailures ?? 0)),
       ...(cpu === undefined ? {} : { cpuUsPerRequest: cpu }),
+      ...(backendCpu === undefined ? {} : { backendCpuUsPerRequest: backendCpu }),
       paced: {
         sent: sum(paced.map((p) => p.sent)),
         failures: sum(paced.map((p) => p.failures)),
@@ -80,6 +87,7 @@ export interface DerivedRow {
   p99Ms?: number;
   failures?: number;
   cpuUs?: number;
+  backendCpuUs?: number;
   cpuVsNginx?: number;
   cpuVsMinimal?: number;
   rpsVsNginx?: number;
@@ -114,6 +122,7 @@ export function deriveRows(ms: readonly TargetMeasurement[]): DerivedRow[] {
       p99Ms: m.closed?.p99Ms,
       failures,
       cpuUs: m.cpuUsPerRequest,
+      backendCpuUs: m.backendCpuUsPerRequest,
       cpuVsNginx: ratio(m.cpuUsPerRequest, nginx?.cpuUsPerRequest),
       cpuVsMinimal: ratio(m.cpuUsPerRequest, minimal?.cpuUsPerRequest),
       rpsVsNginx: isProxy ? ratio(m.closed?.rps, nginx?.closed?.rps) : undefined,
@@ -184,8 +193,9 @@ export function closedTable(rows: readonly DerivedRow[]): string {
       { title: 'CPU ×minimal', digits: 2 },
       { title: 'req/s ×nginx', digits: 2 },
       { title: 'req/s ×http-proxy', digits: 2 },
+      { title: 'backend µs/req', digits: 1 },
     ],
-    rows.map((r) => [r.name, r.rps, r.p50Ms, r.p99Ms, r.failures, r.cpuUs, r.cpuVsNginx, r.cpuVsMinimal, r.rpsVsNginx, r.rpsVsHttpProxy]),
+    rows.map((r) => [r.name, r.rps, r.p50Ms, r.p99Ms, r.failures, r.cpuUs, r.cpuVsNginx, r.cpuVsMinimal, r.rpsVsNginx, r.rpsVsHttpProxy, r.backendCpuUs]),
   );
 }
 

@@ -142,7 +142,7 @@ async function sanityCheck(name: string, url: string): Promise<void> {
   }
 }
 
-async function measure(target: Target, peer: RunningPeer, s: Settings, cpu: ProcCpu): Promise<TargetMeasurement> {
+async function measure(target: Target, peer: RunningPeer, backendPid: number, s: Settings, cpu: ProcCpu): Promise<TargetMeasurement> {
   const say = (what: string): void => void process.stdout.write(`  ${target.name}: ${what}\n`);
   await sanityCheck(target.name, peer.url);
   const load = { url: peer.url + '/', connections: s.connections, headers: HEADERS };
@@ -150,8 +150,10 @@ async function measure(target: Target, peer: RunningPeer, s: Settings, cpu: Proc
   const warm = await closedLoad({ ...load, durationSeconds: s.warmupS }, BACKEND_BODY);
   say(`closed loop ${s.durationS} s, -c ${s.connections}`);
   const before = peer.pid === undefined ? NaN : cpu.micros(peer.pid);
+  const backendBefore = cpu.micros(backendPid);
   const closed = await closedLoad({ ...load, durationSeconds: s.durationS }, BACKEND_BODY);
   const after = peer.pid === undefined ? NaN : cpu.micros(peer.pid);
+  const backendAfter = cpu.micros(backendPid);
   say(`paced ${s.rate} req/s, ${s.pacedS} s`);
   const paced = await pacedLoad({
     url: peer.url + '/',
@@ -167,6 +169,7 @@ async function measure(target: Target, peer: RunningPeer, s: Settings, cpu: Proc
     closed,
     warmupFailures: warm.failures,
     ...(peer.pid === undefined ? {} : { cpuUsPerRequest: (after - before) / closed.requests }),
+    backendCpuUsPerRequest: (backendAfter - backendBefore) / closed.requests,
     paced,
   };
 }
@@ -228,7 +231,7 @@ export async function runOverhead(argv: string[]): Promise<number> {
           continue;
         }
         try {
-          measurements.push(await measure(target, peer, s, cpu));
+          measurements.push(await measure(target, peer, backend.child!.pid, s, cpu));
         } finally {
           if (peer !== backend) await peer.child?.stop();
         }

@@ -25,6 +25,7 @@ const m = (name: string, rps: number, cpu: number | undefined, p50: number, p99:
   closed: { requests: rps * 10, seconds: 10, rps, p50Ms: 1, p99Ms: 3, failures },
   warmupFailures: 0,
   ...(cpu === undefined ? {} : { cpuUsPerRequest: cpu }),
+  backendCpuUsPerRequest: 30,
   paced: paced(p50, p99),
 });
 
@@ -99,7 +100,7 @@ t.test('printed forms carry every target and verdict', async (t) => {
     t.match(closed, new RegExp(`^${name} `, 'm'));
     t.match(pacedText, new RegExp(`^${name} `, 'm'));
   }
-  t.match(closed, /^ours\s+22000\s+1\s+3\s+0\s+44\.0\s+2\.20\s+1\.16\s+0\.73\s+2\.00$/m);
+  t.match(closed, /^ours\s+22000\s+1\s+3\s+0\s+44\.0\s+2\.20\s+1\.16\s+0\.73\s+2\.00\s+30\.0$/m);
   t.match(pacedText, /^ours\s+0\.330\s+1\.200\s+1\.200\s+0\.130\s+0\.700\s+0\.100$/m);
   const text = formatVerdicts(verdicts(rows));
   t.match(text, /^ok {3}must ours {9}failures = 0/m);
