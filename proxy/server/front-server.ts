@@ -73,7 +73,14 @@ export function createFrontServer(ctx: ProxyContext, hop: Hop, drain: DrainState
         return ctx.requestMetrics.record('', '', 200, '', undefined);
       }
       const rt = routeRequest(req, ctx.table);
-      new Exchange(ctx, req, res, rt, hop, startedAt).start();
+      if (req.headers['transfer-encoding'] === undefined) return new Exchange(ctx, req, res, rt, hop, startedAt).start();
+      // A chunked body can still turn out malformed (bad chunk size, 16 KiB chunk extension) in
+      // the bytes the parser is reading right now, after it emitted this request: wait one turn so
+      // that clientError answers it first and the pod never even gets a connection for it.
+      setImmediate(() => {
+        if (req.socket.writableEnded || req.socket.destroyed) return;
+        new Exchange(ctx, req, res, rt, hop, startedAt).start();
+      });
     } catch (err) {
       if (!(err instanceof ProxyError)) throw err;
       rejectEarly(err.code, err.message);
