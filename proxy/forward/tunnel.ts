@@ -34,8 +34,10 @@ export class Tunnels {
   open(ctx: ProxyContext, req: IncomingMessage, client: Socket, head: Buffer, rt: RevisionRuntime, hop: Hop): void {
     const target = chooseTarget(ctx, req, rt, hop);
     const info = rt.info;
+    // Upgrade and Connection stay out of the header list: undici throws on an `upgrade` field
+    // ("invalid upgrade header") and writes `connection: upgrade` + `upgrade: <token>` itself from
+    // the dispatch's `upgrade` option below.
     const headers = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, {
-      upgrade: true,
       forwardedFor: hop === 'ingress' ? req.socket.remoteAddress : undefined,
       stripKnative: target.peer,
       extra: target.peer
