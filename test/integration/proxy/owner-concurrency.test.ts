@@ -146,3 +146,26 @@ t.test('a client that gives up while queued is never forwarded; the queued gauge
   const text = await (await request(p.adminUrl + '/metrics')).body.text();
   t.equal(metricValue(text, 'ikukantai_proxy_requests_total', { ...REV, code: '200' }), 2);
 });
+
+t.test('a client that leaves mid-request frees its slot at once and the pod connection is dropped', async (t) => {
+  const pod = await startCountingPod(t, '127.0.32.15', 'a');
+  pod.held = true;
+  const p = await startTestProxy(t, H, {
+    revisions: [helloRevision([{ address: pod.address, port: pod.port, node: 'node1' }], { containerConcurrency: 1 })],
+  });
+  const dispatcher = client(t);
+  const quitter = new AbortController();
+  const gone = request(p.url + '/gone', { headers: { host: HOST }, dispatcher, signal: quitter.signal }).catch((err: Error) => err.name);
+  t.ok(await eventually(() => pod.count === 1), 'the request reached the pod');
+  const waiting = request(p.url + '/next', { headers: { host: HOST }, dispatcher });
+  t.ok(await eventually(async () => (await gauge(p, 'ikukantai_proxy_queued_requests')) === 1), 'the next one waits for the slot');
+  quitter.abort();
+  t.equal(await gone, 'AbortError');
+  t.ok(await eventually(() => pod.inflight === 1 && pod.count === 2 && pod.seen[1]?.url === '/next'),
+    'the abandoned request was cut at the pod and the slot went to the waiter');
+  pod.releaseAll();
+  const r = await waiting;
+  t.equal(r.statusCode, 200);
+  t.equal(await r.body.text(), 'hello from a /next\n');
+  t.equal(pod.maxInflight, 1);
+});

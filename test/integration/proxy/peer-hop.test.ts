@@ -43,7 +43,7 @@ t.test('a request for a node2-only pod passes node2\'s proxy; the client never s
   t.equal(metricValue(m2, 'ikukantai_proxy_requests_total', { ...REV, code: '200', target_node: 'node2' }), 3, 'node2 served all three as owner');
   t.equal(metricValue(m2, 'ikukantai_proxy_inflight_requests', REV), 0);
   // node1 has no local pod, so nothing it answered went through its own throttler.
-  t.equal(metricValue(m1, 'ikukantai_proxy_inflight_requests', REV), undefined);
+  t.equal(metricValue(m1, 'ikukantai_proxy_inflight_requests', REV) ?? 0, 0);
 });
 
 t.test('the owner reports its load on a peer hop (a hand-made hop sees the header)', async (t) => {
@@ -172,4 +172,28 @@ t.test('admin paths are not served on the peer port', async (t) => {
     t.equal(r.headers['ikukantai-error'], 'no_route');
     await r.body.text();
   }
+});
+
+t.test('a client that gives up while queued at the owner is never forwarded by it', async (t) => {
+  const pod = await startCountingPod(t, '127.0.33.20', 'p2');
+  pod.held = true;
+  const { node1, node2 } = await startProxyPair(t, ADDR, [
+    helloRevision([{ address: pod.address, port: pod.port, node: 'node2' }], { containerConcurrency: 1 }),
+  ]);
+  const first = request(node1.url + '/first', { headers: { host: HOST } });
+  t.ok(await eventually(() => pod.count === 1));
+  const quitter = new AbortController();
+  const gone = request(node1.url + '/gone', { headers: { host: HOST }, signal: quitter.signal }).catch((err: Error) => err.name);
+  const throttler = () => node2.proxy.table.byName('default', 'hello-00001')!.throttler;
+  t.ok(await eventually(() => throttler().queued === 1), 'queued at node2');
+  quitter.abort();
+  t.equal(await gone, 'AbortError');
+  t.ok(await eventually(() => throttler().queued === 0), 'node1 cut its hop and node2 dropped the waiter');
+  pod.releaseAll();
+  const r = await first;
+  t.equal(r.statusCode, 200);
+  await r.body.text();
+  const after = await request(node1.url + '/after', { headers: { host: HOST } });
+  t.equal(await after.body.text(), 'hello from p2 /after\n');
+  t.same(pod.seen.map((s) => s.url), ['/first', '/after'], 'the abandoned request never reached the pod');
 });
