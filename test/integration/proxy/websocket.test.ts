@@ -100,3 +100,36 @@ t.test('an open WebSocket keeps echoing through a drain until the client closes;
   t.equal(await p.exited, 0, 'exit 0 once the WebSocket closed');
   t.ok(p.logs.some((l) => l['event'] === 'drain_finished' && l['msg'] === 'idle'), 'drained to idle, not cut at the deadline');
 });
+
+t.test('a hand-made WebSocket peer hop reaches a local endpoint only', async (t) => {
+  const local = await startEchoPod(t, '127.0.34.36');
+  const secret = await startEchoPod(t, '127.0.34.37');
+  const { node2 } = await startProxyPair(t, ADDR, [helloRevision([{ address: local.address, port: local.port, node: 'node2' }])]);
+  const c = await connectWs(t, `ws://${ADDR.node2}:${node2.proxy.peer.port}/hop`, {
+    'knative-serving-namespace': 'default',
+    'knative-serving-revision': 'hello-00001',
+    'ikukantai-origin-node': 'node1',
+    'ikukantai-pod': `${secret.address}:${secret.port}`,
+  });
+  t.equal(await c.roundTrip('where am I'), 'where am I');
+  t.equal(local.upgrades.length, 1, 'served by the owner\'s own pod');
+  t.equal(secret.upgrades.length + secret.seen.length, 0, 'the named address was never contacted');
+  await c.close();
+});
+
+t.test('a WebSocket still open at the longest revision timeout is cut and the process exits 0', async (t) => {
+  const pod = await startEchoPod(t, '127.0.34.38');
+  const file = new EndpointsFile({
+    revisions: [helloRevision([{ address: pod.address, port: pod.port, node: 'node1' }], { timeoutSeconds: 1 })],
+  });
+  const host = '127.0.34.39';
+  const p = await startProxyProcess(t, host, file.path, ['--drain-grace', '100ms']);
+  const c = await connectWs(t, `ws://${host}:${p.ingressPort}/forever`, { host: HOST });
+  t.equal(await c.roundTrip('hi'), 'hi');
+  const closed = new Promise<boolean>((resolve) => c.ws.once('close', () => resolve(true)));
+  p.child.kill('SIGTERM');
+  t.equal(await p.exited, 0, 'exit 0 at the drain deadline');
+  t.ok(await closed, 'the client saw its WebSocket end');
+  t.ok(p.logs.some((l) => l['event'] === 'drain_finished' && l['msg'] === 'deadline'), 'cut at the deadline');
+  t.ok(await eventually(() => pod.open.size === 0), 'the pod side closed too');
+});
