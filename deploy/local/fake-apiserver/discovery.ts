@@ -65,3 +65,40 @@ export function versionInfo(): Record<string, unknown> {
     platform: `${process.platform}/${process.arch}`,
   };
 }
+
+/**
+ * `/openapi/v3`: the index of per-group-version documents. kubectl reads it before create/apply
+ * to learn whether the server validates fields itself (`fieldValidation` on each kind's PATCH);
+ * without it kubectl refuses to create from a file unless run with --validate=false.
+ */
+export function openApiIndex(reg: ResourceRegistry): Record<string, unknown> {
+  const paths: Record<string, unknown> = {};
+  for (const [g, vs] of reg.groups()) {
+    for (const v of vs) {
+      const gv = g === '' ? `api/${v}` : `apis/${g}/${v}`;
+      paths[gv] = { serverRelativeURL: `/openapi/v3/${gv}` };
+    }
+  }
+  return { paths };
+}
+
+/**
+ * `/openapi/v3/apis/<group>/<version>`: one path per kind with its verbs, each tagged with the kind
+ * and declaring `fieldValidation`, so kubectl validates on the server side (which accepts any
+ * field: like a CRD with `x-kubernetes-preserve-unknown-fields`). No schemas are published.
+ */
+export function openApiGroupVersion(reg: ResourceRegistry, group: string, version: string): Record<string, unknown> | undefined {
+  const types = reg.all.filter((t) => t.group === group && t.version === version);
+  if (types.length === 0) return undefined;
+  const paths: Record<string, unknown> = {};
+  const prefix = group === '' ? `/api/${version}` : `/apis/${group}/${version}`;
+  for (const t of types) {
+    const gvk = { 'x-kubernetes-group-version-kind': { group, version, kind: t.kind } };
+    const parameters = [{ name: 'fieldValidation', in: 'query', schema: { type: 'string', uniqueItems: true } }];
+    const op = (id: string): Record<string, unknown> => ({ operationId: `${id}${t.kind}`, parameters, responses: {}, ...gvk });
+    const base = t.namespaced ? `${prefix}/namespaces/{namespace}/${t.plural}` : `${prefix}/${t.plural}`;
+    paths[base] = { get: op('list'), post: op('create') };
+    paths[`${base}/{name}`] = { get: op('read'), put: op('replace'), patch: op('patch'), delete: op('delete') };
+  }
+  return { openapi: '3.0.0', info: { title: 'Kubernetes', version: 'v1.32.0' }, paths, components: { schemas: {} } };
+}

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import type { Logger } from '../../../lib/log.ts';
 import { ApiError, statusObject } from './api-error.ts';
 import { makeServingCert } from './cert.ts';
-import { apiGroup, apiGroupList, apiResourceList, apiVersions, versionInfo } from './discovery.ts';
+import { apiGroup, apiGroupList, apiResourceList, apiVersions, openApiGroupVersion, openApiIndex, versionInfo } from './discovery.ts';
 import { writeKubeconfig } from './kubeconfig.ts';
 import { handleRest, parseResourcePath, type WatchRequest } from './rest-handler.ts';
 import { BUILTIN_RESOURCES, ResourceRegistry, type ResourceType } from './resources.ts';
@@ -280,6 +280,9 @@ export class FakeApiServer {
     else if (seg[0] === 'api' && seg.length === 2) doc = apiResourceList(reg, '', seg[1]!);
     else if (seg[0] === 'apis' && seg.length === 2) doc = apiGroup(reg, seg[1]!);
     else if (seg[0] === 'apis' && seg.length === 3) doc = apiResourceList(reg, seg[1]!, seg[2]!);
+    else if (path === '/openapi/v3') doc = openApiIndex(reg);
+    else if (path.startsWith('/openapi/v3/api/') && seg.length === 4) doc = openApiGroupVersion(reg, '', seg[3]!);
+    else if (path.startsWith('/openapi/v3/apis/') && seg.length === 5) doc = openApiGroupVersion(reg, seg[3]!, seg[4]!);
     if (doc !== undefined) {
       if (method !== 'GET') throw new ApiError('MethodNotAllowed', `${method} is not allowed on ${path}`);
       return this.#send(res, 200, doc);

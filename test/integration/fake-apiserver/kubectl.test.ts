@@ -1,9 +1,10 @@
 // kubectl against the fake API server through the kubeconfig it writes: discovery (short names,
-// the Seika CRD), get, merge patches of spec and of the status subresource, label selectors.
+// the Seika CRD), get, merge patches of spec and of the status subresource, label selectors,
+// create and apply from a file.
 // Skipped, visibly, where kubectl is not installed.
 
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -45,6 +46,14 @@ t.test('kubectl get and patch', { skip: hasKubectl ? false : 'kubectl is not ins
   });
   await kubectl('patch', 'seika', 'hello', '--subresource', 'status', '--type', 'merge', '-p', '{"status":{"ready":"0-0/1-2"}}');
   t.equal(await kubectl('get', 'seika', 'hello', '-o', 'jsonpath={.status.ready} {.spec.repurika.node2}'), '0-0/1-2 2');
+
+  // create/apply from a file: kubectl consults /openapi/v3 and leaves validation to the server.
+  const file = join(cacheDir, 'seika.yaml');
+  writeFileSync(file, 'apiVersion: batch.bonavadeur.io/v1\nkind: Seika\nmetadata: {name: world, namespace: default}\nspec: {repurika: {node1: 1}}\n');
+  t.match(await kubectl('create', '-f', file), /seika.batch.bonavadeur.io\/world created/);
+  writeFileSync(file, 'apiVersion: batch.bonavadeur.io/v1\nkind: Seika\nmetadata: {name: world, namespace: default}\nspec: {repurika: {node1: 3}}\n');
+  await kubectl('apply', '-f', file);
+  t.equal(await kubectl('get', 'seika', 'world', '-o', 'jsonpath={.spec.repurika.node1}'), '3', 'kubectl apply (a JSON merge patch for custom resources)');
 
   const strategic = await kubectl('patch', 'seika', 'hello', '-p', '{"spec":{}}').catch((e: { stderr: string }) => e.stderr);
   t.match(strategic, /strategic-merge-patch\+json is not supported/, 'custom resources refuse strategic merge, as in Kubernetes');
