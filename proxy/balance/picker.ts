@@ -14,7 +14,8 @@
 //    candidate the choice settles on a cheap pod and stays while it is cheap — "(d, m) = (2, 1)"
 //    load balancing with memory (Shah & Prabhakar, ISIT 2002; Mitzenmacher, Prabhakar & Shah,
 //    FOCS 2002), which also balances better than d = 2 without memory.
-// Ties go to this node; among equals of the same side a random starting point spreads the picks.
+// Ties go to this node; among equals of the same side a scan start that moves by one each pick
+// spreads the picks (a counter, not the rng: the exact scan is the common case and stays rng-free).
 // Cost per pick above EXACT_MAX: at most 2 × EXACT_MAX scores while a side is small, 6 scores and
 // 4 random numbers once both sides are large, whatever the pod count.
 //
@@ -72,6 +73,8 @@ class ScoredPicker implements Picker {
    * lookup costs as much as a whole exact pick of 8. */
   #lastArray: readonly EndpointStats[] | undefined;
   #lastSplit: Split | undefined;
+  /** Moves the exact scan's start; kept a small integer. */
+  #turn = 0;
   /** Score of the endpoint the last best* call returned (saves recomputing it; no allocation). */
   #bestScore = 0;
 
@@ -99,10 +102,11 @@ class ScoredPicker implements Picker {
     return this.#bestScore < localScore ? remote : local;
   }
 
-  /** Least score over all candidates, ties to a local one, else to the first after a random start. */
+  /** Least score over all candidates, ties to a local one, else to the first after a moving start. */
   #exact(c: readonly EndpointStats[], now: number): EndpointStats {
     const n = c.length;
-    const start = Math.floor(this.#rng() * n);
+    const start = this.#turn++ % n;
+    if (this.#turn === 0x3fffffff) this.#turn = 0;
     let best = c[start]!;
     let bestScore = this.#scoreOf(best, now);
     for (let k = 1; k < n; k++) {
