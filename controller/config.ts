@@ -3,10 +3,9 @@
 // the bin turns into one stderr line and exit 2. The token file is trimmed of surrounding whitespace.
 
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import { parseArgs, usage, UsageError, type FlagSpec, type Listen } from '../lib/cli.ts';
 import { isLevel, type Level } from '../lib/log.ts';
-import { symmetricRtt } from '../lib/model.ts';
+import { readRttFile } from '../proxy/rtt-file.ts';
 
 export const CONTROLLER_FLAGS: readonly FlagSpec[] = [
   { name: 'kubeconfig', type: 'string', help: 'kubeconfig file of the Kubernetes API; in-cluster config when unset' },
@@ -79,7 +78,7 @@ export function loadControllerConfig(argv: readonly string[], env: NodeJS.Proces
     listen: v['listen'] as Listen,
     adminListen: v['admin-listen'] as Listen,
     statsToken: readToken(v['stats-token-file'] as string),
-    rtt: rttFile === undefined ? new Map() : readRttFile(rttFile),
+    rtt: rttFile === undefined ? new Map() : readRtt(rttFile),
     advertiseUrl: (v['advertise-url'] as string | undefined)?.replace(/\/+$/, ''),
     stableWindowMs,
     scaleToZeroGraceMs: v['scale-to-zero-grace'] as number,
@@ -95,48 +94,21 @@ export function controllerUsage(): string {
   return usage('ikukantai-controller', CONTROLLER_SUMMARY, CONTROLLER_FLAGS);
 }
 
-function readFile(flag: string, path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new UsageError(`--${flag} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-}
-
 function readToken(path: string): string {
-  const token = readFile('stats-token-file', path).trim();
+  let token: string;
+  try {
+    token = readFileSync(path, 'utf8').trim();
+  } catch (err) {
+    throw new UsageError(`--stats-token-file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
   if (token === '') throw new UsageError(`--stats-token-file ${path} is empty`);
   return token;
 }
 
-/** `{node1: {node3: 50}}`, or a whole static/topology file whose `rtt` key holds that map. */
-export function parseRttDocument(text: string): Map<string, Map<string, number>> {
-  const doc: unknown = parseYaml(text);
-  const table = isObject(doc) && isObject(doc['rtt']) ? doc['rtt'] : doc ?? {};
-  if (!isObject(table)) throw new RangeError('wants a mapping of node to {node: milliseconds}');
-  const pairs: Record<string, Record<string, number>> = {};
-  for (const [from, row] of Object.entries(table)) {
-    if (!isObject(row)) throw new RangeError(`rtt.${from} must be a mapping of node to milliseconds`);
-    pairs[from] = {};
-    for (const [to, ms] of Object.entries(row)) {
-      if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
-        throw new RangeError(`rtt.${from}.${to} must be a non-negative number of milliseconds`);
-      }
-      pairs[from][to] = ms;
-    }
-  }
-  return symmetricRtt(pairs);
-}
-
-function readRttFile(path: string): Map<string, Map<string, number>> {
-  const text = readFile('rtt-file', path);
+function readRtt(path: string): Map<string, Map<string, number>> {
   try {
-    return parseRttDocument(text);
+    return readRttFile(path);
   } catch (err) {
-    throw new UsageError(`--rtt-file ${path}: ${(err as Error).message.split('\n')[0]}`);
+    throw new UsageError((err as Error).message);
   }
-}
-
-function isObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
 }

@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+// `ikukantai-controller`: parse the command line (exit 2 with one stderr line on bad input), start
+// the controller, stop cleanly on SIGTERM/SIGINT (handing the Lease over first).
+
+import { UsageError, exitUsage } from '../lib/cli.ts';
+import { controllerUsage, loadControllerConfig } from './config.ts';
+import { startController } from './main.ts';
+
+let config;
+try {
+  config = loadControllerConfig(process.argv.slice(2));
+} catch (err) {
+  if (err instanceof UsageError) exitUsage(err.message);
+  throw err;
+}
+if (config === 'help') {
+  process.stdout.write(controllerUsage());
+  process.exit(0);
+}
+let controller;
+try {
+  controller = await startController(config);
+} catch (err) {
+  // A listener that can't bind or an unreadable kubeconfig is a start-up problem: one line, exit 2.
+  exitUsage((err as Error).message.split('\n')[0]!);
+}
+const stop = (): void => {
+  controller.close().then(
+    () => process.exit(0),
+    () => process.exit(1),
+  );
+};
+process.once('SIGTERM', stop);
+process.once('SIGINT', stop);
