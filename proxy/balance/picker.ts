@@ -4,16 +4,17 @@
 //
 // least-cost: score = latency × (load + 1) (EndpointStats.cost). Up to EXACT_MAX candidates the
 // least score exactly. Above, the candidates are split once per array (the proxy passes a new array
-// whenever the set changes, so a WeakMap caches the split) into this node's pods and the others,
+// whenever the set changes, so a WeakMap caches the split, and the last array is kept at hand) into this node's pods and the others,
 // each side picks its best by power of two choices with memory, and the two winners are compared:
 //  - Plain p2c over all pods would almost never sample this node's pods when they are a few among
 //    thousands, though they are the cheapest by an RTT; keeping them a side of their own makes the
 //    local-first rule hold at any scale.
 //  - Memory: the side's previous winner is a third contender next to the two random ones. p2c alone
-//    would hand the remote choice to chance between near and far nodes; with one remembered
-//    candidate the choice settles on a cheap pod and stays while it is cheap — "(d, m) = (2, 1)"
-//    load balancing with memory (Shah & Prabhakar, ISIT 2002; Mitzenmacher, Prabhakar & Shah,
-//    FOCS 2002), which also balances better than d = 2 without memory.
+//    would leave the remote choice to chance between near and far nodes (both samples far a quarter
+//    of the time with half the pods far); with one remembered candidate the choice settles on a
+//    cheap pod and stays while it is cheap, and a random sample takes over as soon as it loads up.
+//    Two random choices plus one remembered is the (d, m) = (2, 1) scheme of Mitzenmacher,
+//    Prabhakar & Shah, "Load balancing with memory" (FOCS 2002).
 // Ties go to this node; among equals of the same side a scan start that moves by one each pick
 // spreads the picks (a counter, not the rng: the exact scan is the common case and stays rng-free).
 // Cost per pick above EXACT_MAX: at most 2 × EXACT_MAX scores while a side is small, 6 scores and
