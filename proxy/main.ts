@@ -67,7 +67,12 @@ export interface RunningProxy {
 
 export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
   const clock = o.clock ?? systemClock;
-  const metrics = createProxyMetrics(o.node);
+  const metrics = createProxyMetrics(o.node, undefined, function* () {
+    for (const rt of table.revisions) {
+      const { namespace, name } = rt.info;
+      yield { namespace, name, inflight: rt.throttler.inflight, queued: rt.coldQueue.size + rt.throttler.queued };
+    }
+  });
   const logger = o.logger;
   const pools = new UpstreamPools({ localAddress: o.nodeAddress });
   const prober = new ReadinessProber({ intervalMs: o.probeIntervalMs, localAddress: o.nodeAddress, logger });

@@ -23,7 +23,15 @@ export interface ProxyMetrics {
   nodeRtt: Gauge<'from' | 'to'>;
 }
 
-export function createProxyMetrics(node: string, registry = new Registry()): ProxyMetrics {
+/** Per-revision load read at scrape time, so the request path never touches the gauges. */
+export interface RevisionLoad {
+  namespace: string;
+  name: string;
+  inflight: number;
+  queued: number;
+}
+
+export function createProxyMetrics(node: string, registry = new Registry(), load: () => Iterable<RevisionLoad> = () => []): ProxyMetrics {
   registry.setDefaultLabels({ node });
   const registers = [registry];
   return {
@@ -46,12 +54,20 @@ export function createProxyMetrics(node: string, registry = new Registry()): Pro
       help: 'Requests in flight to pods on this node (owner side)',
       labelNames: ['namespace', 'revision'] as const,
       registers,
+      collect() {
+        this.reset();
+        for (const r of load()) this.set({ namespace: r.namespace, revision: r.name }, r.inflight);
+      },
     }),
     queued: new Gauge({
       name: 'ikukantai_proxy_queued_requests',
       help: 'Requests waiting in this proxy for a pod slot or a first ready pod',
       labelNames: ['namespace', 'revision'] as const,
       registers,
+      collect() {
+        this.reset();
+        for (const r of load()) this.set({ namespace: r.namespace, revision: r.name }, r.queued);
+      },
     }),
     coldStartDuration: new Histogram({
       name: 'ikukantai_proxy_cold_start_duration_seconds',

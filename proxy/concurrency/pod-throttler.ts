@@ -25,6 +25,7 @@ export class PodThrottler {
   readonly queue: WaitQueue<Lease>;
   #pods = new Map<string, PodSlot>();
   #eligible: PodSlot[] = [];
+  #inflight = 0;
 
   constructor(opts: { cc: number; maxQueued: number }) {
     this.cc = opts.cc;
@@ -33,6 +34,11 @@ export class PodThrottler {
 
   get queued(): number {
     return this.queue.size;
+  }
+
+  /** Leases not yet released, over every pod (departed ones included). */
+  get inflight(): number {
+    return this.#inflight;
   }
 
   pod(key: string): PodSlot | undefined {
@@ -86,6 +92,7 @@ export class PodThrottler {
 
   #take(s: PodSlot): Lease {
     s.inflight++;
+    this.#inflight++;
     let released = false;
     return {
       pod: s,
@@ -93,6 +100,7 @@ export class PodThrottler {
         if (released) return;
         released = true;
         s.inflight--;
+        this.#inflight--;
         if (s.eligible && this.queue.size > 0) this.#grantWaiting();
       },
     };

@@ -29,6 +29,9 @@ const NOT_SENT = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREA
 
 class ClientGone extends Error {}
 
+const kExchange = Symbol('ikukantai.exchange');
+type TrackedResponse = ServerResponse & { [kExchange]?: Exchange };
+
 export class Exchange implements AttemptEvents {
   readonly #ctx: ProxyContext;
   readonly #req: IncomingMessage;
@@ -66,8 +69,10 @@ export class Exchange implements AttemptEvents {
   start(): void {
     const ctx = this.#ctx;
     ctx.active.count++;
-    this.#res.on('close', this.#onClose);
-    this.#deadline = setTimeout(this.#onDeadline, this.#rt.timeoutMs);
+    // Static listeners and timer callbacks: no closures allocated per request on the hot path.
+    (this.#res as TrackedResponse)[kExchange] = this;
+    this.#res.on('close', Exchange.#onResponseClose);
+    this.#deadline = setTimeout(Exchange.#onDeadline, this.#rt.timeoutMs, this);
     if (this.#hop === 'ingress') ctx.demand.enter(this.#rt.info.namespace, this.#rt.info.name);
     this.#route();
   }
@@ -85,7 +90,7 @@ export class Exchange implements AttemptEvents {
 
   #waitCold(): void {
     const rt = this.#rt;
-    const ticket = rt.coldQueue.push(this.#afterCold);
+    const ticket = rt.coldQueue.push(() => this.#afterCold());
     if (!ticket) return this.#fail('queue_full');
     this.#enqueued(ticket, 'cold');
     if (this.#coldSince < 0) {
@@ -96,13 +101,13 @@ export class Exchange implements AttemptEvents {
     this.#ctx.poke(rt.info.namespace, rt.info.name);
   }
 
-  #afterCold = (): void => {
+  #afterCold(): void {
     this.#dequeued();
     clearTimeout(this.#coldTimer);
     const waited = (this.#ctx.clock.now() - this.#coldSince) / 1000;
     this.#ctx.metrics.coldStartDuration.labels(this.#rt.info.namespace, this.#rt.info.name).observe(waited);
     this.#route();
-  };
+  }
 
   #onColdTimeout = (): void => {
     if (this.#finished || this.#queuedIn !== 'cold') return;
@@ -117,22 +122,21 @@ export class Exchange implements AttemptEvents {
     if (!th.hasEligible) return this.#fail('upstream_unreachable', 'no ready local pod for this revision');
     const lease = th.tryAcquire(preferKey);
     if (lease) return this.#toPod(lease);
-    const ticket = th.enqueue(this.#granted);
+    const ticket = th.enqueue((lease) => this.#granted(lease));
     if (!ticket) return this.#fail('queue_full');
     this.#enqueued(ticket, 'owner');
   }
 
-  #granted = (lease: Lease): void => {
+  #granted(lease: Lease): void {
     this.#dequeued();
     if (this.#finished) return lease.release();
     this.#toPod(lease);
-  };
+  }
 
   #toPod(lease: Lease): void {
     this.#lease = lease;
     const key = lease.pod.key;
     this.#track(this.#rt.stats.get(key), this.#ctx.node);
-    this.#ctx.metrics.inflight.labels(this.#rt.info.namespace, this.#rt.info.name).inc();
     const headers = upstreamRequestHeaders(this.#req.rawHeaders, this.#req.headers.connection, {
       forwardedFor: this.#hop === 'ingress' ? this.#req.socket.remoteAddress : undefined,
     });
@@ -246,21 +250,22 @@ export class Exchange implements AttemptEvents {
 
   // --- endings ----------------------------------------------------------------------------------
 
-  #onDeadline = (): void => {
-    this.#deadline = undefined;
-    if (this.#finished) return;
-    if (this.#queuedIn === 'cold') return this.#fail('cold_start_timeout');
-    if (this.#attempt && !this.#attempt.responded) return this.#attempt.abort(new ProxyError('upstream_timeout'));
-    this.#fail('upstream_timeout');
-  };
+  static #onDeadline(ex: Exchange): void {
+    ex.#deadline = undefined;
+    if (ex.#finished) return;
+    if (ex.#queuedIn === 'cold') return ex.#fail('cold_start_timeout');
+    if (ex.#attempt && !ex.#attempt.responded) return ex.#attempt.abort(new ProxyError('upstream_timeout'));
+    ex.#fail('upstream_timeout');
+  }
 
   /** The client went away: leave any queue at once, abort the upstream request (its socket dies). */
-  #onClose = (): void => {
-    if (this.#finished || this.#res.writableFinished) return;
-    this.#attempt?.abort(new ClientGone('client closed the connection'));
-    this.#ctx.logger.debug('client_gone', this.#fields());
-    this.#finish(0);
-  };
+  static #onResponseClose(this: TrackedResponse): void {
+    const ex = this[kExchange];
+    if (!ex || ex.#finished || this.writableFinished) return;
+    ex.#attempt?.abort(new ClientGone('client closed the connection'));
+    ex.#ctx.logger.debug('client_gone', ex.#fields());
+    ex.#finish(0);
+  }
 
   #fail(code: ErrorCode, detail?: string): void {
     if (this.#finished) return;
@@ -281,12 +286,10 @@ export class Exchange implements AttemptEvents {
   #enqueued(ticket: Ticket<Lease> | Ticket<void>, where: 'cold' | 'owner'): void {
     this.#ticket = ticket;
     this.#queuedIn = where;
-    this.#ctx.metrics.queued.labels(this.#rt.info.namespace, this.#rt.info.name).inc();
   }
 
   #dequeued(): void {
     if (this.#queuedIn === undefined) return;
-    this.#ctx.metrics.queued.labels(this.#rt.info.namespace, this.#rt.info.name).dec();
     this.#ticket = undefined;
     this.#queuedIn = undefined;
   }
@@ -295,7 +298,6 @@ export class Exchange implements AttemptEvents {
     if (this.#stats) this.#stats.inflight--;
     this.#stats = undefined;
     if (this.#lease) {
-      this.#ctx.metrics.inflight.labels(this.#rt.info.namespace, this.#rt.info.name).dec();
       this.#lease.release();
       this.#lease = undefined;
     }
@@ -315,7 +317,8 @@ export class Exchange implements AttemptEvents {
       this.#dequeued();
     }
     this.#untrack();
-    this.#res.removeListener('close', this.#onClose);
+    this.#res.removeListener('close', Exchange.#onResponseClose);
+    (this.#res as TrackedResponse)[kExchange] = undefined;
     if (this.#hop === 'ingress') ctx.demand.leave(namespace, name);
     if (status !== 0) {
       const seconds = this.#hop === 'ingress' ? (ctx.clock.now() - this.#startedAt) / 1000 : undefined;
