@@ -34,6 +34,7 @@ export class RestartingInformer<T extends KubernetesObject> {
   #failing = false;
   #closed = false;
   #retry: NodeJS.Timeout | undefined;
+  #attempting: Promise<void> | undefined;
   #firstSync: PromiseWithResolvers<void> = Promise.withResolvers<void>();
 
   constructor(o: RestartingInformerOptions<T>) {
@@ -62,7 +63,7 @@ export class RestartingInformer<T extends KubernetesObject> {
 
   /** Resolves after the first successful list; rejects if closed before that. */
   start(): Promise<void> {
-    void this.#attempt();
+    this.#run();
     return this.#firstSync.promise;
   }
 
@@ -81,6 +82,20 @@ export class RestartingInformer<T extends KubernetesObject> {
     clearTimeout(this.#retry);
     this.#firstSync.reject(new Error(`informer ${this.#name} closed before its first sync`));
     await this.#informer.stop();
+    // ListWatch does not look at its stopped flag between listing and watching: an attempt caught
+    // mid-list would open a watch after stop(). Let it finish, then stop once more.
+    if (this.#attempting) {
+      await this.#attempting;
+      await this.#informer.stop();
+    }
+  }
+
+  #run(): void {
+    const attempt = this.#attempt();
+    this.#attempting = attempt;
+    void attempt.finally(() => {
+      if (this.#attempting === attempt) this.#attempting = undefined;
+    });
   }
 
   async #attempt(): Promise<void> {
@@ -117,7 +132,7 @@ export class RestartingInformer<T extends KubernetesObject> {
     });
     this.#retry = setTimeout(() => {
       this.#retry = undefined;
-      if (!this.#closed) void this.#attempt();
+      if (!this.#closed) this.#run();
     }, delay);
   }
 }
