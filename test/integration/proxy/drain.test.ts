@@ -12,7 +12,6 @@ const H = '127.0.34.1';
 
 t.test('SIGTERM: /readyz 503 at once, in-flight and queued requests finish, late requests get 503 draining, exit 0', async (t) => {
   const pod = await startCountingPod(t, '127.0.34.10', 'a');
-  pod.held = true;
   const file = new EndpointsFile({
     revisions: [helloRevision([{ address: pod.address, port: pod.port, node: 'node1' }], { containerConcurrency: 1, timeoutSeconds: 30 })],
   });
@@ -25,6 +24,17 @@ t.test('SIGTERM: /readyz 503 at once, in-flight and queued requests finish, late
   };
   t.ok(await eventually(async () => (await ready()) === 200), 'ready before the signal');
 
+  // A keep-alive socket that is idle when the grace ends: the drain closes it.
+  const idle = connect(p.ingressPort, H);
+  t.teardown(() => idle.destroy());
+  let idleText = '';
+  let idleClosed = false;
+  idle.setEncoding('latin1').on('data', (c: string) => (idleText += c));
+  idle.on('close', () => (idleClosed = true));
+  idle.write(`GET /warm HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`);
+  t.ok(await eventually(() => idleText.endsWith('\r\n0\r\n\r\n')), 'a first request completed on the idle socket');
+  pod.held = true;
+
   // The slow in-flight request, on a keep-alive socket the test keeps open and writes to later.
   const socket = connect(p.ingressPort, H);
   await once(socket, 'connect');
@@ -34,7 +44,7 @@ t.test('SIGTERM: /readyz 503 at once, in-flight and queued requests finish, late
   socket.setEncoding('latin1').on('data', (c: string) => (text += c));
   socket.on('end', () => (socketClosed = true));
   socket.write(`GET /slow HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`);
-  t.ok(await eventually(() => pod.count === 1), 'the slow request holds the pod');
+  t.ok(await eventually(() => pod.count === 2), 'the slow request holds the pod');
 
   // The queued one (cc=1), on its own connection.
   const agent = new Agent();
@@ -43,13 +53,15 @@ t.test('SIGTERM: /readyz 503 at once, in-flight and queued requests finish, late
   const queuedNow = async (): Promise<number | undefined> =>
     metricValue(await (await request(admin + '/metrics')).body.text(), 'ikukantai_proxy_queued_requests', { revision: 'hello-00001' });
   t.ok(await eventually(async () => (await queuedNow()) === 1), 'the second request waits in the owner queue');
-  t.equal(pod.count, 1, 'nothing else reached the pod');
+  t.equal(pod.count, 2, 'nothing else reached the pod');
 
   p.child.kill('SIGTERM');
   t.ok(await eventually(async () => (await ready()) === 503), '/readyz answers 503 after SIGTERM');
   t.ok(await p.waitForEvent('drain_listeners_closed'), 'the grace passed and the listeners closed');
   t.equal(await ready(), 503, 'still not ready while draining');
   t.equal(p.child.exitCode, null, 'still running: work in flight');
+  t.ok(await eventually(() => idleClosed), 'the idle keep-alive socket was closed by the drain');
+  t.match(idleText, /^HTTP\/1\.1 200 [^]*hello from a \/warm\n\r\n0\r\n\r\n$/, 'with nothing after its one response');
 
   // A request on the already-open socket after the grace (pipelined behind the slow one).
   socket.write(`GET /late HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`);
@@ -77,7 +89,7 @@ t.test('SIGTERM: /readyz 503 at once, in-flight and queued requests finish, late
   t.match(responses[1]!.toLowerCase(), /\r\nikukantai-error: draining\r\n/);
   t.match(responses[1]!.toLowerCase(), /\r\nconnection: close\r\n/);
   t.match(responses[1], /proxy is draining\n$/);
-  t.equal(pod.count, 2, '/late never reached the pod');
+  t.equal(pod.count, 3, '/late never reached the pod');
 
   t.equal(await p.exited, 0, 'exit 0 once nothing is in flight');
   t.ok(p.logs.some((l) => l['event'] === 'drain_finished' && l['msg'] === 'idle'), 'drained to idle, not cut at the deadline');
