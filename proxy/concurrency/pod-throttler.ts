@@ -56,7 +56,14 @@ export class PodThrottler {
       slot.eligible = p.eligible;
       next.set(p.key, slot);
     }
-    for (const [key, slot] of this.#pods) if (!next.has(key)) slot.eligible = false;
+    for (const [key, slot] of this.#pods) {
+      if (next.has(key)) continue;
+      slot.eligible = false;
+      // Still draining: keep the slot, so a pod listed again (an endpoint moving between two
+      // EndpointSlices reaches the merged view as a removal, then an add) resumes with its true
+      // in-flight count instead of a fresh 0 that would let cc be exceeded.
+      if (slot.inflight > 0) next.set(key, slot);
+    }
     this.#pods = next;
     this.#eligible = [...next.values()].filter((s) => s.eligible);
     this.#grantWaiting();

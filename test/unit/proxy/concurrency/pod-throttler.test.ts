@@ -142,7 +142,7 @@ t.test('a pod that leaves keeps its in-flight requests but gets nothing new', as
   const got: Lease[] = [];
   th.enqueue((l) => got.push(l));
   th.setPods(pods('b'));
-  t.equal(th.pod('a'), undefined, 'a is gone from the set');
+  t.equal(th.pod('a')?.eligible ?? false, false, 'a takes nothing new');
   t.equal(onA.pod.inflight, 1, 'its request still counts on its own slot');
   t.equal(onA.pod.eligible, false);
   onA.release();
@@ -189,4 +189,25 @@ t.test('a waiter released from inside its grant hands the slot on in order', asy
   t.equal(th.queued, 0);
   kept!.release();
   t.equal(th.pod('a')!.inflight, 0);
+});
+
+t.test('a pod listed again while its requests drain keeps its true in-flight count', async (t) => {
+  // An endpoint moving between two EndpointSlices can reach the merged view as a removal, then an
+  // add. With cc=1 the pod must not get a second request while the first is still running.
+  const th = new PodThrottler({ cc: 1, maxQueued: 5 });
+  th.setPods(pods('a'));
+  const first = th.tryAcquire('a')!;
+  th.setPods([]);
+  th.setPods(pods('a'));
+  t.equal(th.pod('a')!.inflight, 1, 'the running request still counts');
+  t.equal(th.tryAcquire('a'), undefined, 'no second slot on a cc=1 pod');
+  const got: Lease[] = [];
+  th.enqueue((l) => got.push(l));
+  first.release();
+  t.equal(got[0]?.pod.key, 'a', 'the waiter gets the slot the first request freed');
+  t.equal(th.pod('a')!.inflight, 1);
+  got[0]!.release();
+  th.setPods([]);
+  t.equal(th.pod('a'), undefined, 'a departed pod with nothing in flight is forgotten');
+  t.equal(th.inflight, 0);
 });
