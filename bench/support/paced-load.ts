@@ -38,7 +38,13 @@ export interface PacedLoadResult {
 export async function pacedLoad(opts: PacedLoadOptions): Promise<PacedLoadResult> {
   const origin = new URL(opts.url).origin;
   const path = new URL(opts.url).pathname;
-  const pool = new Pool(origin, { connections: opts.maxConnections ?? 64, pipelining: 1 });
+  // 10 s per request at most (autocannon's timeout too): a hung target fails requests, not the run.
+  const pool = new Pool(origin, {
+    connections: opts.maxConnections ?? 64,
+    pipelining: 1,
+    headersTimeout: 10_000,
+    bodyTimeout: 10_000,
+  });
   const interval = 1000 / opts.rate;
   const warmCount = Math.round((opts.warmupMs / 1000) * opts.rate);
   const total = warmCount + Math.round((opts.durationMs / 1000) * opts.rate);
