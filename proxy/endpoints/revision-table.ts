@@ -15,6 +15,13 @@ export function defaultMaxQueued(cc: number, localPods: number): number {
   return cc === 0 ? 100 : Math.max(100, 10 * cc * localPods);
 }
 
+/**
+ * Seed RTT for a node with no prior and no probe answer yet. Zero would make a never-measured
+ * remote pod look local (and its estimate decays back to the seed when idle); 10 ms is the low end
+ * of inter-node links at the edge, so local pods still win and the first probe corrects it.
+ */
+const UNKNOWN_RTT_MS = 10;
+
 export interface TableOptions {
   node: string;
   /** `--max-queued`; undefined = the DESIGN.md default per revision. */
@@ -126,7 +133,7 @@ export class RevisionTable {
       if (isLocal && !ready && !e.terminating && !rt.everReady.has(key)) this.#opts.onNeverReady?.(rt, e);
       let stats = rt.stats.get(key);
       if (!stats) {
-        const rtt = isLocal ? 0 : (this.#opts.rttMs(e.node) ?? 0);
+        const rtt = isLocal ? 0 : (this.#opts.rttMs(e.node) ?? UNKNOWN_RTT_MS);
         stats = new EndpointStats({ key, node: e.node, local: isLocal, initialLatencyMs: initialLatencyMs(rtt, rt.serviceTime.estimate()) });
         rt.stats.set(key, stats);
       }
