@@ -185,9 +185,9 @@ t.test('close before the first sync rejects start', async (t) => {
   await api.stop();
   t.teardown(() => api.close());
   const source = createKubeSource({ kubeconfig: api.kubeconfigPath, nodeName: 'n', upstreamPortName: 'http', peerService: 'a/b', logger: memoryLogger('n') });
-  const started = source.start(() => {});
+  const rejected = t.rejects(source.start(() => {}), /closed before its first sync/);
   await source.close();
-  await t.rejects(started, /closed before its first sync/);
+  await rejected;
   t.equal(source.synced(), false);
   t.throws(() => createKubeSource({ kubeconfig: api.kubeconfigPath, nodeName: 'n', upstreamPortName: 'http', peerService: 'nope', logger: memoryLogger('n') }), /namespace\/name/);
 });
