@@ -169,3 +169,27 @@ t.test('a client that leaves mid-request frees its slot at once and the pod conn
   t.equal(await r.body.text(), 'hello from a /next\n');
   t.equal(pod.maxInflight, 1);
 });
+
+t.test('cc=1 holds when a pod leaves the endpoints file and comes back mid-request', async (t) => {
+  const pod = await startCountingPod(t, '127.0.32.16', 'a');
+  pod.held = true;
+  const listed = helloRevision([{ address: pod.address, port: pod.port, node: 'node1' }], { containerConcurrency: 1 });
+  const p = await startTestProxy(t, H, { revisions: [listed] });
+  const dispatcher = client(t);
+  const rt = () => p.proxy.table.byName('default', 'hello-00001')!;
+  const first = request(p.url + '/first', { headers: { host: HOST }, dispatcher });
+  t.ok(await eventually(() => pod.count === 1));
+  p.file.write({ revisions: [{ ...listed, endpoints: [] }] });
+  t.ok(await eventually(() => rt().endpoints.size === 0), 'the pod left');
+  p.file.write({ revisions: [listed] });
+  t.ok(await eventually(() => rt().candidates.length === 1), 'the pod is back');
+  const second = request(p.url + '/second', { headers: { host: HOST }, dispatcher });
+  t.ok(await eventually(async () => (await gauge(p, 'ikukantai_proxy_queued_requests')) === 1), 'the second request waits');
+  t.equal(pod.count, 1, 'the pod still has only the first');
+  pod.releaseAll();
+  for (const r of await Promise.all([first, second])) {
+    t.equal(r.statusCode, 200);
+    await r.body.text();
+  }
+  t.equal(pod.maxInflight, 1);
+});
