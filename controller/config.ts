@@ -2,7 +2,7 @@
 // Every flag also reads env IKUKANTAI_*; a bad flag, value or start-up file is a UsageError, which
 // the bin turns into one stderr line and exit 2. The token file is trimmed of surrounding whitespace.
 
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { parseArgs, usage, UsageError, type FlagSpec, type Listen } from '../lib/cli.ts';
 import { isLevel, type Level } from '../lib/log.ts';
 import { readRttFile } from '../proxy/rtt-file.ts';
@@ -71,10 +71,20 @@ export function loadControllerConfig(argv: readonly string[], env: NodeJS.Proces
   if (podCapPerNode < 1) throw new UsageError('--pod-cap-per-node must be at least 1');
   const leaseDurationMs = v['lease-duration'] as number;
   if (leaseDurationMs < 1000) throw new UsageError(`--lease-duration must be at least 1s, got ${leaseDurationMs}ms`);
+  const kubeconfig = v['kubeconfig'] as string | undefined;
+  if (kubeconfig !== undefined) {
+    try {
+      accessSync(kubeconfig, constants.R_OK);
+    } catch (err) {
+      throw new UsageError(`--kubeconfig ${kubeconfig}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  } else if (!env['KUBERNETES_SERVICE_HOST']) {
+    throw new UsageError('not running in a cluster (KUBERNETES_SERVICE_HOST unset): pass --kubeconfig');
+  }
   const rttFile = v['rtt-file'] as string | undefined;
   const logLevel = v['log-level'] as string;
   return {
-    kubeconfig: v['kubeconfig'] as string | undefined,
+    kubeconfig,
     listen: v['listen'] as Listen,
     adminListen: v['admin-listen'] as Listen,
     statsToken: readToken(v['stats-token-file'] as string),
