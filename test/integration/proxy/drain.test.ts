@@ -113,3 +113,30 @@ t.test('SIGTERM with nothing in flight: exits 0 right after the grace', async (t
     ['drain_started', 'drain_listeners_closed', 'drain_finished'],
   );
 });
+
+t.test('during the grace: /readyz 503, new connections and requests still served; a second signal forces exit 1', async (t) => {
+  const pod = await startCountingPod(t, '127.0.34.12', 'a');
+  const file = new EndpointsFile({ revisions: [helloRevision([{ address: pod.address, port: pod.port, node: 'node1' }])] });
+  // A grace far longer than the test, so "still inside the grace" never depends on timing.
+  const p = await startProxyProcess(t, H, file.path, ['--drain-grace', '1m']);
+  const readyz = async (): Promise<number> => {
+    const r = await request(`http://${H}:${p.adminPort}/readyz`);
+    await r.body.text();
+    return r.statusCode;
+  };
+  t.ok(await eventually(async () => (await readyz()) === 200));
+  p.child.kill('SIGTERM');
+  t.ok(await eventually(async () => (await readyz()) === 503), '/readyz 503 while the grace runs');
+  t.ok(await p.waitForEvent('drain_started'));
+  const agent = new Agent({ pipelining: 0 });
+  t.teardown(() => agent.close());
+  for (let i = 0; i < 3; i++) {
+    const r = await request(`http://${H}:${p.ingressPort}/grace${i}`, { headers: { host: HOST }, dispatcher: agent });
+    t.equal(r.statusCode, 200, `new connection ${i} served during the grace`);
+    t.equal(await r.body.text(), `hello from a /grace${i}\n`);
+  }
+  t.notOk(p.logs.some((l) => l['event'] === 'drain_listeners_closed'), 'the listeners are still open');
+  p.child.kill('SIGTERM');
+  t.equal(await p.exited, 1, 'a second signal exits at once, with 1');
+  t.ok(p.logs.some((l) => l['event'] === 'forced_exit'));
+});
