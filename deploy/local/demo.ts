@@ -2,15 +2,17 @@
 // needed. Prints what to curl at each node, where each /metrics is, and the kubeconfig for kubectl;
 // Ctrl-C or SIGTERM stops everything within 10 s and leaves no process behind.
 
+import { fileURLToPath } from 'node:url';
 import { parseArgs, usage, exitUsage, UsageError, type FlagSpec } from '../../lib/cli.ts';
 import { createLogger } from '../../lib/log.ts';
 import { startCluster, type Cluster } from './cluster.ts';
 import { loadTopology, TopologyError } from './topology.ts';
 
 const FLAGS: readonly FlagSpec[] = [
-  { name: 'topology', type: 'string', help: 'topology file (nodes, RTTs, demo revision, pod behaviour)', default: 'deploy/local/topology.yaml' },
+  { name: 'topology', type: 'string', help: 'topology file: nodes, RTTs, demo revision, pod behaviour (default: deploy/local/topology.yaml)' },
   { name: 'offset', type: 'int', help: 'added to the third octet of every address (0 = the documented layout)', default: '0' },
-  { name: 'controller', type: 'enum', choices: ['on', 'off'], help: 'run the scaling controller (on: the demo starts with no pod)', default: 'off' },
+  // Not `--controller`: its env name IKUKANTAI_CONTROLLER is the proxies' controller URL.
+  { name: 'with-controller', type: 'enum', choices: ['on', 'off'], help: 'run the scaling controller (on: the demo starts with no pod)', default: 'off' },
   { name: 'ready-timeout', type: 'duration', help: 'longest wait for proxies and pods to be ready', default: '60s' },
   { name: 'log-level', type: 'enum', choices: ['debug', 'info', 'warn', 'error'], help: "the demo's own log level (children log to files)", default: 'warn' },
 ];
@@ -56,7 +58,7 @@ async function main(): Promise<void> {
   }
   let topology;
   try {
-    topology = await loadTopology(values.topology as string);
+    topology = await loadTopology((values.topology as string | undefined) ?? fileURLToPath(new URL('./topology.yaml', import.meta.url)));
   } catch (err) {
     if (err instanceof TopologyError) exitUsage(err.message);
     throw err;
@@ -71,7 +73,7 @@ async function main(): Promise<void> {
   const starting = startCluster({
     topology,
     offset: values.offset as number,
-    withController: values.controller === 'on',
+    withController: values['with-controller'] === 'on',
     readyTimeoutMs: values['ready-timeout'] as number,
     logger,
   });
