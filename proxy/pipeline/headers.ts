@@ -22,7 +22,8 @@ const KNATIVE_PREFIX = 'knative-serving-';
 
 /** Field names listed in Connection (RFC 9110 §7.6.1), lower-cased; empty when there are none. */
 function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
-  if (value === undefined) return undefined;
+  // The values nearly every message carries name no extra field: skip the split and the Set.
+  if (value === undefined || value === 'keep-alive' || value === 'close') return undefined;
   const joined = Array.isArray(value) ? value.join(',') : value;
   const out = new Set<string>();
   for (const token of joined.split(',')) {
