@@ -40,8 +40,6 @@ export interface RequestHeaderOptions {
   forwardedFor?: string;
   /** Extra fields to add (peer hop: Knative headers, origin node, chosen pod). */
   extra?: readonly string[];
-  /** Keep `Upgrade` and `Connection: upgrade` for a tunnelled upgrade. */
-  upgrade?: boolean;
 }
 
 /**
@@ -60,10 +58,7 @@ export function upstreamRequestHeaders(
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || named?.has(lower)) {
-      if (opts.upgrade && lower === 'upgrade') out.push(name, raw[i + 1]!);
-      continue;
-    }
+    if (HOP_BY_HOP.has(lower) || named?.has(lower)) continue;
     // Our own fields never reach a pod, and a client's never reach a peer (DESIGN.md §2).
     if (lower.startsWith(OWN_PREFIX)) continue;
     if (opts.stripKnative && lower.startsWith(KNATIVE_PREFIX)) continue;
@@ -78,7 +73,6 @@ export function upstreamRequestHeaders(
     out.push('x-forwarded-for', xff === undefined ? opts.forwardedFor : `${xff}, ${opts.forwardedFor}`);
   }
   if (!sawProto) out.push('x-forwarded-proto', 'http');
-  if (opts.upgrade) out.push('connection', 'upgrade');
   if (opts.extra) out.push(...opts.extra);
   return out;
 }
