@@ -7,7 +7,8 @@
 //      node that overflowed (one pod at a time, so it spreads outward in RTT order);
 //   3. hysteresis: a change of the total applies at once (up for a cold start or a surge, down as
 //      the autoscaler decided), but moving pods between nodes waits until both nodes' shares have
-//      differed by ≥ 1 pod for a whole panic window, so demand wobbling at a boundary doesn't flap.
+//      differed by ≥ 1 pod for a whole panic window, so demand wobbling at a boundary doesn't flap;
+//   4. make before break (holdUntilReady): ready pods stay while their replacements start.
 // E.g. 3 pods, demand node1 = 1, node3 = 5: quotas 0.5 and 2.5 → floors 0 and 2, the remainder
 // goes to the larger fraction (a tie of .5/.5 → node1): node1 1, node3 2.
 
@@ -64,6 +65,25 @@ export function place(input: PlacementInput, prev: PlacementState | undefined, n
     for (const n of [to, from]) if (gap(n) === 0) diverged.delete(n);
   }
   return { counts, diverged };
+}
+
+/**
+ * Make before break: while any node has pods placed that are not ready yet (a move or a scale-up
+ * in progress), no node goes below the ready pods it has now. E.g. moving the only pod from node3
+ * to node1 first writes node1 1, node3 1; node3 drops to 0 once node1's pod is ready, so requests
+ * never find the revision without a ready pod mid-move. Pure scale-downs (nothing starting) apply
+ * at once. The cost: a node whose pods never get ready holds the old ones (which are serving).
+ */
+export function holdUntilReady(
+  next: ReadonlyMap<string, number>,
+  current: Readonly<Record<string, number>>,
+  ready: Readonly<Record<string, number>>,
+): Map<string, number> {
+  const out = new Map(next);
+  const starting = [...out].some(([n, c]) => c > (ready[n] ?? 0));
+  if (!starting) return out;
+  for (const [n, c] of out) out.set(n, Math.max(c, Math.min(current[n] ?? 0, ready[n] ?? 0)));
+  return out;
 }
 
 /** Steps 1 and 2: where the pods would go with no history. */

@@ -107,7 +107,7 @@ export class ReconcileLoop {
           nodes,
           demand,
           current: t.spec,
-          readyPods: Object.values(t.ready).reduce((a, b) => a + b, 0),
+          ready: t.ready,
           pokedAt: store.lastPoke(t.namespace, t.revision),
           pokedNodes: store.pokedSince(t.namespace, t.revision, now - st.spec.stableWindowMs),
           capPerNode: this.#o.capPerNode,

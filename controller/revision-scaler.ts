@@ -8,7 +8,7 @@
 import { Decider } from './autoscaler/decider.ts';
 import type { ScalingSpec } from './autoscaler/scaling-spec.ts';
 import { WindowedAverage } from './autoscaler/windows.ts';
-import { place, type PlacementState, type Rtt } from './placement.ts';
+import { holdUntilReady, place, type PlacementState, type Rtt } from './placement.ts';
 
 export interface ScalerInput {
   spec: ScalingSpec;
@@ -18,7 +18,8 @@ export interface ScalerInput {
   demand: ReadonlyMap<string, number>;
   /** `spec.repurika` of the Seika now. */
   current: Readonly<Record<string, number>>;
-  readyPods: number;
+  /** `status.repurika`: ready pods per node. */
+  ready: Readonly<Record<string, number>>;
   /** Clock time of the latest poke for this revision. */
   pokedAt?: number;
   /** Nodes that poked within the last stable window. */
@@ -57,7 +58,7 @@ export class RevisionScaler {
         spec,
         stableConcurrency: this.#total.average(now, spec.stableWindowMs) ?? 0,
         panicConcurrency: this.#total.average(now, spec.panicWindowMs) ?? 0,
-        readyPods: input.readyPods,
+        readyPods: Object.values(input.ready).reduce((a, b) => a + b, 0),
         pokedAt: input.pokedAt,
       },
       now,
@@ -76,7 +77,7 @@ export class RevisionScaler {
       now,
     );
     this.#diverged = next.diverged;
-    return { desired, panic, counts: next.counts };
+    return { desired, panic, counts: holdUntilReady(next.counts, input.current, input.ready) };
   }
 
   #window(m: Map<string, WindowedAverage>, node: string, spec: ScalingSpec): WindowedAverage {

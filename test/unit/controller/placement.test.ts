@@ -1,5 +1,5 @@
 import t from 'tap';
-import { idealPlacement, place, type PlacementInput, type PlacementState } from '../../../controller/placement.ts';
+import { holdUntilReady, idealPlacement, place, type PlacementInput, type PlacementState } from '../../../controller/placement.ts';
 import { symmetricRtt } from '../../../lib/model.ts';
 
 // The seed topology: node1 ↔ node2 1 ms, node1/node2 ↔ node3 50 ms.
@@ -69,4 +69,18 @@ t.test('no flapping: a move waits for a whole panic window of the same wish', as
   s = place(input(1, { node1: 3, node3: 1 }), s, 27_000);
   t.same(obj(s), { node1: 1, node2: 0, node3: 0 }, '27 s: moved');
   t.equal(s.diverged.size, 0);
+});
+
+t.test('make before break: ready pods stay while their replacements start', async (t) => {
+  const m = (o: Record<string, number>): Map<string, number> => new Map(Object.entries(o));
+  const rows: Array<[string, Record<string, number>, Record<string, number>, Record<string, number>, Record<string, number>]> = [
+    // [what, next, current (spec), ready (status), result]
+    ['move, node1 pod starting: node3 keeps its ready pod', { node1: 1, node3: 0 }, { node3: 1 }, { node3: 1 }, { node1: 1, node3: 1 }],
+    ['move, node1 pod ready: node3 lets go', { node1: 1, node3: 0 }, { node1: 1, node3: 1 }, { node1: 1, node3: 1 }, { node1: 1, node3: 0 }],
+    ['pure scale-down applies at once', { node1: 1, node3: 0 }, { node1: 2, node3: 1 }, { node1: 2, node3: 1 }, { node1: 1, node3: 0 }],
+    ['scale to zero', { node3: 0 }, { node3: 1 }, { node3: 1 }, { node3: 0 }],
+    ['a pod not ready yet is not held', { node1: 1, node3: 0 }, { node3: 1 }, {}, { node1: 1, node3: 0 }],
+    ['scale-up is untouched', { node3: 3 }, { node3: 1 }, { node3: 1 }, { node3: 3 }],
+  ];
+  for (const [what, next, current, ready, want] of rows) t.same(Object.fromEntries(holdUntilReady(m(next), current, ready)), want, what);
 });
