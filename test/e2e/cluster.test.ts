@@ -82,20 +82,3 @@ t.test('a three-node cluster serves each node locally and stops cleanly', { time
   for (const pid of pids) t.notOk(alive(pid), `process ${pid} is gone`);
   t.notOk(logger.lines.some((l) => l.level === 'error'), 'no error logged by the agents');
 });
-
-t.test('with the controller, a cold request at node3 gets a pod on node3', { timeout: 115_000 }, async (t) => {
-  const topology = parseTopology({ ...topologyDocument(defaultTopology()), pod: { serviceTime: '2ms', startupDelay: '50ms' } });
-  const cluster = await startCluster({ offset: 100, topology, withController: true, logger: memoryLogger('cluster'), readyTimeoutMs: 100_000 });
-  t.teardown(() => cluster.close());
-  t.same(cluster.agents.flatMap((a) => a.pods()), [], 'the demo starts with no pod');
-  t.equal(cluster.controller?.adminUrl, 'http://127.0.109.1:9091');
-
-  // The proxy holds the request, pokes the controller, which places a pod where demand entered.
-  const cold = await get(`${cluster.nodes[2]!.ingressUrl}/`, cluster.host);
-  t.equal(cold.status, 200);
-  t.match(cold.body, /^Konnichiwa from hello-node3-[a-z0-9]{5} in node3\n$/);
-  const seika = cluster.api.get({ apiVersion: 'batch.bonavadeur.io/v1', kind: 'Seika', namespace: 'default', name: 'hello' }) as {
-    spec: { repurika: Record<string, number> };
-  };
-  t.ok(seika.spec.repurika['node3']! >= 1, `the controller placed the pod on node3 (${JSON.stringify(seika.spec.repurika)})`);
-});
