@@ -8,7 +8,7 @@
 // --profile then runs our proxy once more under load with --cpu-prof and prints where time goes.
 
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
@@ -209,6 +209,9 @@ export async function runOverhead(argv: string[]): Promise<number> {
     return 0;
   }
   const started = new Date();
+  // Other work on the machine is the largest source of error; the 1-minute load average at both ends
+  // says how much there was (above the CPU count, expect noisy ratios).
+  const loadAtStart = loadavg()[0]!;
   const children = new ChildSet();
   children.stopOnSignals();
   const ctx: PeerContext = { children, tmpDir: mkdtempSync(join(tmpdir(), 'ikukantai-bench-')) };
@@ -251,6 +254,7 @@ export async function runOverhead(argv: string[]): Promise<number> {
     children.releaseSignals();
   }
 
+  const loadAtEnd = loadavg()[0]!;
   const measurements = combineRounds(rounds);
   const rows = deriveRows(measurements);
   const vs = verdicts(rows);
@@ -260,6 +264,7 @@ export async function runOverhead(argv: string[]): Promise<number> {
   out.write(closedTable(rows));
   out.write(`\nPaced open loop: ${s.rate} req/s for ${s.pacedS} s per target${of}; added = target − direct\n`);
   out.write(pacedTable(rows));
+  out.write(`\nMachine: ${cpus().length} CPUs, 1-min load average ${loadAtStart.toFixed(1)} at start, ${loadAtEnd.toFixed(1)} at end\n`);
   out.write('\nDESIGN.md §8:\n' + formatVerdicts(vs));
   let profileCopy: string | undefined;
   if (profile) {
@@ -274,7 +279,7 @@ export async function runOverhead(argv: string[]): Promise<number> {
     {
       scenario: 'overhead',
       started: started.toISOString(),
-      machine: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model },
+      machine: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model, loadAtStart, loadAtEnd },
       settings: s,
       targets: measurements,
       ...(rounds.length > 1 ? { rounds } : {}),
