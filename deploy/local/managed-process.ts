@@ -1,11 +1,14 @@
 // A long-running child of the emulated cluster (a proxy, the controller): spawned with
 // `process.execPath` (the `node` on PATH may be 20), its stdout JSON lines and stderr appended to a
 // log file, waited on until an HTTP readiness URL answers 200, and stopped with SIGTERM and a
-// SIGKILL deadline so that closing the cluster never leaves a process behind.
+// SIGKILL deadline so that closing the cluster never leaves a process behind. If this process dies
+// without closing, the child's stdin closes and lifeline.ts makes the child drain itself.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
+
+const LIFELINE = new URL('./lifeline.ts', import.meta.url).href;
 
 export interface ManagedProcessOptions {
   name: string;
@@ -28,8 +31,9 @@ export class ManagedProcess {
     this.name = opts.name;
     this.logFile = opts.logFile;
     this.#log = createWriteStream(opts.logFile, { flags: 'a' });
-    this.#child = spawn(process.execPath, [opts.script, ...opts.args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
+    // stdin is the lifeline (lifeline.ts): it closes when this process dies, however it dies.
+    this.#child = spawn(process.execPath, ['--import', LIFELINE, opts.script, ...opts.args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, ...opts.env },
     });
     this.#child.stdout!.pipe(this.#log, { end: false });
