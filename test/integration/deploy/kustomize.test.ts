@@ -12,6 +12,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { parseAllDocuments } from 'yaml';
+import { parseArgs, type FlagSpec } from '../../../lib/cli.ts';
+import { PROXY_FLAGS } from '../../../proxy/config.ts';
+import { CONTROLLER_FLAGS } from '../../../controller/config.ts';
 
 const run = promisify(execFile);
 const SOURCE = new URL('../../../deploy/kubernetes/', import.meta.url);
@@ -147,6 +150,29 @@ if (!(await kubectlAvailable())) {
     const tokens = objects.filter((o) => o.kind === 'Secret').map((o) => o.data.token);
     t.equal(tokens.length, 2, 'one Secret per namespace');
     t.equal(tokens[0], tokens[1], 'same token for proxies and controller');
+  });
+
+  t.test("containers' flags and env parse with the bins' own flag tables", async (t) => {
+    // What the kubelet would pass: downward-API values stand in as sample values, and $(VAR)
+    // references expand from earlier variables, as Kubernetes does.
+    const env = (c: { env?: Array<{ name: string; value?: string; valueFrom?: unknown }> }): Record<string, string> => {
+      const out: Record<string, string> = {};
+      for (const e of c.env ?? []) {
+        out[e.name] = e.valueFrom ? (e.name === 'POD_IP' ? '10.0.0.7' : 'node1') : (e.value ?? '').replaceAll(/\$\(([A-Z_]+)\)/g, (_, v: string) => out[v] ?? '');
+      }
+      return out;
+    };
+    const cases: Array<[Obj, readonly FlagSpec[]]> = [
+      [proxy, PROXY_FLAGS],
+      [controller, CONTROLLER_FLAGS],
+    ];
+    for (const [w, flags] of cases) {
+      const [c] = w.spec.template.spec.containers;
+      const parsed = parseArgs(flags, c.args, env(c));
+      t.equal(parsed.help, false, `${w.kind}: flags valid`);
+      if (w === proxy) t.equal(parsed.values['node-name'], 'node1', 'node name through IKUKANTAI_NODE_NAME');
+      else t.equal(parsed.values['advertise-url'], 'http://10.0.0.7:8080', 'advertise URL expands the pod IP');
+    }
   });
 
   t.test('RBAC grants nothing beyond the table', async (t) => {
