@@ -14,6 +14,12 @@
 // pod), several fresh reports arrive first. An unrefreshed report means we stopped sending there,
 // and other proxies' load then is not ours to guess.
 //
+// This node's pods: their owner is this very process, so the revision's owner queue is read live
+// (`ownerQueue`) rather than from the last report. A report is sampled when response headers leave,
+// so a burst that arrives before the first answer would otherwise see an empty queue on every pick
+// and all of it would queue here behind cc (measured: 18 of 20 concurrent requests on one cc=1 pod
+// with two idle pods 50 ms away; test/integration/proxy/edge-balancing.test.ts).
+//
 // Layout: EndpointStats *is* its PeakEwma (extends it) rather than holding one, so a pod's latency
 // and load live in one object. At 10 k pods a p2c pick reads ~4 cold pods; one object less per pod
 // measured 1.3–2× more picks/s (bench/micro/pick.ts).
@@ -31,6 +37,13 @@ export interface EndpointStatsOptions {
   initialLatencyMs: number;
   /** Decay constant of the latency estimate; DESIGN.md §2 says τ ≈ 10 s. */
   tauMs?: number;
+  /** Local pods: the revision's owner queue (PodThrottler), read at every pick. */
+  ownerQueue?: OwnerQueue;
+}
+
+/** What a local pod's cost reads from this proxy's own owner side. */
+export interface OwnerQueue {
+  readonly queued: number;
 }
 
 /** A pod as the picker sees it; `observe(latencyMs, now)` (from PeakEwma) when a response body ends. */
@@ -46,12 +59,14 @@ export class EndpointStats extends PeakEwma {
   #cc = 0;
   /** When the last report was seen; -Infinity when none. */
   #reportedAt = Number.NEGATIVE_INFINITY;
+  readonly #ownerQueue: OwnerQueue | undefined;
 
   constructor(opts: EndpointStatsOptions) {
     super(opts.initialLatencyMs, opts.tauMs);
     this.key = opts.key;
     this.node = opts.node;
     this.local = opts.local;
+    this.#ownerQueue = opts.ownerQueue;
   }
 
   /** Owner-reported load from `Ikukantai-Load`, read while this response still counts in `inflight`. */
@@ -70,8 +85,9 @@ export class EndpointStats extends PeakEwma {
 
   /** Requests ahead of a new one at this pod: ours + others' in flight + the owner's queue. */
   load(now: number): number {
-    if (now - this.#reportedAt > REPORT_TTL_MS) return this.inflight;
-    return this.inflight + this.#others + this.#queued;
+    const owner = this.#ownerQueue;
+    if (now - this.#reportedAt > REPORT_TTL_MS) return owner === undefined ? this.inflight : this.inflight + owner.queued;
+    return this.inflight + this.#others + (owner === undefined ? this.#queued : owner.queued);
   }
 
   /** DESIGN.md §2: latency × (inflight + queued + 1), in ms-requests; lower is better. */

@@ -134,7 +134,14 @@ export class RevisionTable {
       let stats = rt.stats.get(key);
       if (!stats) {
         const rtt = isLocal ? 0 : (this.#opts.rttMs(e.node) ?? UNKNOWN_RTT_MS);
-        stats = new EndpointStats({ key, node: e.node, local: isLocal, initialLatencyMs: initialLatencyMs(rtt, rt.serviceTime.estimate()) });
+        stats = new EndpointStats({
+          key,
+          node: e.node,
+          local: isLocal,
+          initialLatencyMs: initialLatencyMs(rtt, rt.serviceTime.estimate()),
+          // A local pod's cost counts the owner queue as it is now, not as the last answer saw it.
+          ownerQueue: isLocal ? rt.throttler : undefined,
+        });
         rt.stats.set(key, stats);
       }
       const eligible = ready && !e.terminating;

@@ -44,3 +44,17 @@ t.test('keeps identity fields', async (t) => {
   const e = new EndpointStats({ key: 'k', node: 'n1', local: true, initialLatencyMs: 1, tauMs: 5000 });
   t.same([e.key, e.node, e.local, e.inflight], ['k', 'n1', true, 0]);
 });
+
+t.test('a local pod reads the owner queue live, with or without a fresh report', async (t) => {
+  const owner = { queued: 0 };
+  const e = new EndpointStats({ key: 'k', node: 'n1', local: true, initialLatencyMs: 10, ownerQueue: owner });
+  e.inflight = 1;
+  t.equal(e.cost(0), 20, 'one in flight, nothing queued');
+  owner.queued = 3; // a burst queued behind cc before any answer carried a report
+  t.equal(e.load(0), 4);
+  t.equal(e.cost(0), 50);
+  e.reportLoad({ inflight: 2, queued: 0, cc: 1 }, 0); // a stale queue figure in the report is ignored
+  t.equal(e.load(0), 1 + 1 + 3, 'ours 1 + others 1 + the queue now 3');
+  owner.queued = 0;
+  t.equal(e.load(REPORT_TTL_MS + 1), 1, 'report aged out: ours + the queue now');
+});
