@@ -30,8 +30,8 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   return { ...env, ...extra };
 }
 
-/** Runs the bin to its exit; a child still running after `limitMs` is killed (code null). */
-export async function runToExit(script: string, args: string[], o: BinOptions = {}, limitMs = 20_000): Promise<Finished> {
+/** Runs the bin to its exit; a child still running after `limitMs` (a hang, never a slow start) is killed: code null. */
+export async function runToExit(script: string, args: string[], o: BinOptions = {}, limitMs = 60_000): Promise<Finished> {
   const child = spawn(process.execPath, [...(o.nodeArgs ?? []), script, ...args], { env: o.env ?? cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
