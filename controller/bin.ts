@@ -4,7 +4,6 @@
 
 import { UsageError, exitUsage } from '../lib/cli.ts';
 import { controllerUsage, loadControllerConfig } from './config.ts';
-import { startController } from './main.ts';
 
 let config;
 try {
@@ -19,6 +18,8 @@ if (config === 'help') {
 }
 let controller;
 try {
+  // Imported only now: client-node costs ~0.4 s to load, which --help and bad flags needn't pay.
+  const { startController } = await import('./main.ts');
   controller = await startController(config);
 } catch (err) {
   // A listener that can't bind or an unreadable kubeconfig is a start-up problem: one line, exit 2.

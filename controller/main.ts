@@ -45,8 +45,12 @@ export async function startController(config: ControllerConfig, deps: Controller
   const clock = deps.clock ?? systemClock;
   const metrics = createControllerMetrics(deps.registry ?? new Registry());
   const kubeConfig = new KubeConfig();
-  if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
-  else kubeConfig.loadFromCluster();
+  try {
+    if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
+    else kubeConfig.loadFromCluster();
+  } catch (err) {
+    throw new Error(`--kubeconfig ${config.kubeconfig ?? '(in-cluster)'}: ${(err as Error).message}`);
+  }
 
   const store = new DemandStore();
   const watcher = new RevisionWatcher({ kubeConfig, logger });
