@@ -116,7 +116,9 @@ export class ReconcileLoop {
         now,
       );
       const want = Object.fromEntries(out.counts);
-      this.#removeNodeSeries(t, st, nodes);
+      // Series of nodes no longer known go (known nodes only shrink when Kubernetes drops a Node).
+      this.#removeSeries(t.namespace, t.seika, st.revision, st.nodes.filter((n) => !nodes.includes(n)));
+      st.nodes = nodes;
       for (const node of nodes) {
         metrics.desiredPods.set({ namespace: t.namespace, seika: t.seika, node }, want[node] ?? 0);
         metrics.readyPods.set({ namespace: t.namespace, seika: t.seika, node }, t.ready[node] ?? 0);
@@ -132,8 +134,7 @@ export class ReconcileLoop {
     }
     for (const [key, st] of this.#state) {
       if (!seen.has(key)) {
-        this.#dropSeries(key, st);
-        this.#state.delete(key);
+        this.#dropState(key, st);
       }
     }
     this.#o.patcher.retain(seen);
@@ -154,30 +155,25 @@ export class ReconcileLoop {
       return st;
     }
     // A new newest revision starts fresh (its own windows and initial scale).
-    if (st) this.#dropSeries(key, st);
+    if (st) this.#dropState(key, st);
     st = { revision: t.revision, scaler: new RevisionScaler(), specKey, spec, logged: '', nodes: [] };
     this.#state.set(key, st);
     return st;
   }
 
-  #removeNodeSeries(t: ScaleTarget, st: SeikaState, nodes: string[]): void {
-    for (const node of st.nodes) {
-      if (nodes.includes(node)) continue;
-      this.#o.metrics.desiredPods.remove({ namespace: t.namespace, seika: t.seika, node });
-      this.#o.metrics.readyPods.remove({ namespace: t.namespace, seika: t.seika, node });
-      this.#o.metrics.demandConcurrency.remove({ namespace: t.namespace, revision: t.revision, node });
-    }
-    st.nodes = nodes;
+  #dropState(key: string, st: SeikaState): void {
+    const [namespace, seika] = key.split('/') as [string, string];
+    this.#removeSeries(namespace, seika, st.revision, st.nodes);
+    this.#o.metrics.panicMode.remove({ namespace, revision: st.revision });
+    this.#state.delete(key);
   }
 
-  #dropSeries(key: string, st: SeikaState): void {
-    const [namespace, seika] = key.split('/') as [string, string];
+  #removeSeries(namespace: string, seika: string, revision: string, nodes: readonly string[]): void {
     const { metrics } = this.#o;
-    for (const node of st.nodes) {
+    for (const node of nodes) {
       metrics.desiredPods.remove({ namespace, seika, node });
       metrics.readyPods.remove({ namespace, seika, node });
-      metrics.demandConcurrency.remove({ namespace, revision: st.revision, node });
+      metrics.demandConcurrency.remove({ namespace, revision, node });
     }
-    metrics.panicMode.remove({ namespace, revision: st.revision });
   }
 }

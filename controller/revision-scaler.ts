@@ -47,7 +47,7 @@ export class RevisionScaler {
     for (const node of input.nodes) {
       const c = input.demand.get(node) ?? 0;
       sum += c;
-      this.#window(this.#perNode, node, spec).record(now, c);
+      this.#nodeWindow(node, spec).record(now, c);
     }
     this.#total ??= new WindowedAverage({ retainMs: spec.stableWindowMs });
     this.#total.retainMs = spec.stableWindowMs;
@@ -80,9 +80,9 @@ export class RevisionScaler {
     return { desired, panic, counts: holdUntilReady(next.counts, input.current, input.ready) };
   }
 
-  #window(m: Map<string, WindowedAverage>, node: string, spec: ScalingSpec): WindowedAverage {
-    let w = m.get(node);
-    if (!w) m.set(node, (w = new WindowedAverage({ retainMs: spec.stableWindowMs })));
+  #nodeWindow(node: string, spec: ScalingSpec): WindowedAverage {
+    let w = this.#perNode.get(node);
+    if (!w) this.#perNode.set(node, (w = new WindowedAverage({ retainMs: spec.stableWindowMs })));
     w.retainMs = spec.stableWindowMs;
     return w;
   }

@@ -2,6 +2,7 @@
 // other keys, names that Kubernetes would accept. A proxy sends exactly this shape, so anything
 // else is a bug or an attacker, and a 400 naming the first problem is the most useful answer.
 
+import { isDns1123Label } from '../proxy/pipeline/validate.ts';
 import type { StatsReport } from '../proxy/stats/stats-reporter.ts';
 
 export type { StatsReport };
@@ -12,7 +13,6 @@ export class BadReportError extends Error {
 }
 
 // Kubernetes names: namespaces and revisions are DNS-1123 labels, nodes DNS-1123 subdomains.
-const LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 // RFC 3339 §5.6 date-time (seconds fraction optional, Z or a numeric offset).
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
@@ -81,7 +81,7 @@ function whole(x: unknown, path: string): number {
 }
 
 function label(x: unknown, path: string): string {
-  if (typeof x !== 'string' || !LABEL.test(x)) fail(path, 'must be a DNS-1123 label');
+  if (typeof x !== 'string' || !isDns1123Label(x)) fail(path, 'must be a DNS-1123 label');
   return x;
 }
 
