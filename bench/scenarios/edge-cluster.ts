@@ -1,12 +1,15 @@
 // The edge bench's three-node cluster without Kubernetes: the emulator's topology (node1 ↔ node2
 // 1 ms, either ↔ node3 50 ms), its demo pods as child processes (deploy/local/pod-app.ts, which
-// delay their own answers by RTT/2 each way for the caller's node), a DelayRelay in front of each
-// proxy's peer listener (peer hops pay RTT/2 each way by the dialling proxy's node), and three
-// standalone proxies (proxy/bin.ts, static mode) restarted per balancer so no estimate carries over
-// from one strategy to the next. Pods and relays stay up for the whole run.
+// delay their own answers by RTT/2 each way for the caller's node), and one set of three standalone
+// proxies (proxy/bin.ts, static mode) per balancer, each proxy behind a DelayRelay on its peer port
+// (peer hops pay RTT/2 each way by the dialling proxy's node). All sets run at once so the bench
+// can interleave them in short slices: on a shared 2-core machine, noise then falls on every
+// strategy alike instead of on whichever ran during someone else's build.
 // Addresses: the emulator's layout at offset 40, inside the bench's 127.0.50.0–127.0.59.255:
-// proxy of node k 127.0.50.k (:8012 ingress, :8014 relay, :18014 peer listener, :9090 admin),
-// its pods 127.0.(50+k).x:8080.
+// node k's proxies all use 127.0.50.k (the pods and relays tell nodes apart by source address, so
+// the sets share it) on ports shifted by 100 per set: ingress 8012, relay 8014, peer listener
+// 18014, admin 9090 for the first set, 8112, 8114, 18114, 9190 for the second, and so on; pods
+// 127.0.(50+k).x:8080, shared by every set.
 
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -44,7 +47,8 @@ export class EdgeCluster {
   readonly #opts: EdgeClusterOptions;
   readonly #podProcesses: PodProcess[] = [];
   readonly #relays: DelayRelay[] = [];
-  #proxies: Child[] = [];
+  readonly #proxies: Child[] = [];
+  readonly #sets = new Map<BalancerKind, number>();
 
   constructor(opts: EdgeClusterOptions) {
     this.#opts = opts;
@@ -52,7 +56,7 @@ export class EdgeCluster {
     this.addresses = clusterAddresses(opts.topology.nodes, EDGE_OFFSET);
   }
 
-  /** Pods (until all pass their readiness probe) and relays. */
+  /** Pods, awaited until all pass their readiness probe. */
   async start(): Promise<void> {
     const t = this.topology;
     const ready: Promise<void>[] = [];
@@ -94,24 +98,21 @@ export class EdgeCluster {
     } finally {
       clearTimeout(timer);
     }
-    for (const n of this.addresses.nodes) {
-      const relay = new DelayRelay({
-        listen: { host: n.host, port: PORTS.relay },
-        target: { host: n.host, port: PORTS.peerListen },
-        localAddress: n.host,
-        oneWayDelayMs: (source) => rttBetween(t, this.addresses.nodeOfAddress(source), n.name) / 2,
-      });
-      await relay.start();
-      this.#relays.push(relay);
-    }
   }
 
-  /** The static file every proxy reads (DESIGN.md §3): peers are the relays, the RTT prior the topology's. */
-  #endpointsFile(): string {
+  /** Ports of set `j`: the emulator's, shifted by 100 per set. */
+  static #ports(j: number): { ingress: number; relay: number; peerListen: number; admin: number } {
+    const d = 100 * j;
+    return { ingress: PORTS.ingress + d, relay: PORTS.relay + d, peerListen: PORTS.peerListen + d, admin: PORTS.admin + d };
+  }
+
+  /** The static file of set `j` (DESIGN.md §3): peers are that set's relays, the RTT prior the topology's. */
+  #endpointsFile(j: number): string {
     const t = this.topology;
-    const file = join(this.#opts.tmpDir, 'edge-endpoints.json');
+    const ports = EdgeCluster.#ports(j);
+    const file = join(this.#opts.tmpDir, `edge-endpoints-${j}.json`);
     const doc = {
-      nodes: Object.fromEntries(this.addresses.nodes.map((n) => [n.name, { peer: n.relay }])),
+      nodes: Object.fromEntries(this.addresses.nodes.map((n) => [n.name, { peer: `${n.host}:${ports.relay}` }])),
       rtt: rttTable(t),
       revisions: [
         {
@@ -132,33 +133,48 @@ export class EdgeCluster {
     return `${d.service}.${d.namespace}.svc.cluster.local`;
   }
 
-  /** Three fresh proxy processes with this balancer, awaited until /readyz answers 200. */
-  async startProxies(balancer: BalancerKind): Promise<void> {
-    await this.stopProxies();
-    const file = this.#endpointsFile();
-    this.#proxies = this.addresses.nodes.map((n) =>
-      this.#opts.children.start({
-        name: `proxy ${n.name} (${balancer})`,
-        command: process.execPath,
-        args: [
-          join(REPO_ROOT, 'proxy/bin.ts'),
-          ...['--endpoints', file, '--node-name', n.name, '--balancer', balancer, '--log-level', 'warn'],
-          ...['--listen', n.ingress, '--peer-listen', n.peerListen, '--admin-listen', n.admin],
-          ...['--node-address', n.host, '--drain-grace', '0s'],
-        ],
-        cwd: REPO_ROOT,
-      }),
-    );
-    await Promise.all(this.addresses.nodes.map((n, i) => waitForHttp200(`http://${n.admin}/readyz`, this.#proxies[i])));
+  /** One set of three proxies (and their relays) per balancer, each awaited until its /readyz is 200. */
+  async startProxies(balancers: readonly BalancerKind[]): Promise<void> {
+    const t = this.topology;
+    // One set at a time: a dozen Node processes booting at once on a busy 2-core machine can take
+    // longer than any sane readiness deadline.
+    for (const balancer of balancers) {
+      const waits: Promise<void>[] = [];
+      const j = this.#sets.size;
+      this.#sets.set(balancer, j);
+      const ports = EdgeCluster.#ports(j);
+      const file = this.#endpointsFile(j);
+      for (const n of this.addresses.nodes) {
+        const child = this.#opts.children.start({
+          name: `proxy ${n.name} (${balancer})`,
+          command: process.execPath,
+          args: [
+            join(REPO_ROOT, 'proxy/bin.ts'),
+            ...['--endpoints', file, '--node-name', n.name, '--balancer', balancer, '--log-level', 'warn'],
+            ...['--listen', `${n.host}:${ports.ingress}`, '--peer-listen', `${n.host}:${ports.peerListen}`],
+            ...['--admin-listen', `${n.host}:${ports.admin}`, '--node-address', n.host, '--drain-grace', '0s'],
+          ],
+          cwd: REPO_ROOT,
+        });
+        this.#proxies.push(child);
+        waits.push(waitForHttp200(`http://${n.host}:${ports.admin}/readyz`, child, 30_000));
+        const relay = new DelayRelay({
+          listen: { host: n.host, port: ports.relay },
+          target: { host: n.host, port: ports.peerListen },
+          localAddress: n.host,
+          oneWayDelayMs: (source) => rttBetween(t, this.addresses.nodeOfAddress(source), n.name) / 2,
+        });
+        this.#relays.push(relay);
+        await relay.start();
+      }
+      await Promise.all(waits);
+    }
   }
 
-  async stopProxies(): Promise<void> {
-    await Promise.all(this.#proxies.map((c) => c.stop()));
-    this.#proxies = [];
-  }
-
-  ingressUrl(node: string): string {
-    return `http://${this.addresses.node(node).ingress}/`;
+  ingressUrl(node: string, balancer: BalancerKind): string {
+    const j = this.#sets.get(balancer);
+    if (j === undefined) throw new Error(`no proxies for ${balancer}`);
+    return `http://${this.addresses.node(node).host}:${EdgeCluster.#ports(j).ingress}/`;
   }
 
   /** The first pod on `node`: the oracle's target. */
@@ -169,7 +185,7 @@ export class EdgeCluster {
   }
 
   async close(): Promise<void> {
-    await this.stopProxies();
+    await Promise.all(this.#proxies.map((c) => c.stop()));
     await Promise.all(this.#relays.map((r) => r.close()));
     await Promise.all(this.#podProcesses.map((p) => p.stop(2000)));
   }

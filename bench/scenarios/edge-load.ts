@@ -1,20 +1,16 @@
 // The edge bench's client: paced open-loop load (requests leave every 1/rate s whatever happened to
 // earlier ones, so queueing shows up as latency) that keeps every sample with the node that served
-// it. bench/support/paced-load.ts has the same schedule but hands back only a summary and checks one
+// it, run in slices on one keep-alive pool per target so the bench can interleave targets.
+// bench/support/paced-load.ts keeps the same schedule but hands back only a summary and checks one
 // fixed body; here the body differs by pod (`Konnichiwa from <pod> in <node>`), and the report needs
 // the raw samples for the share under 20 ms and where requests went.
 
 import { Pool } from 'undici';
 
-export interface EdgeLoadOptions {
+export interface EdgeClientOptions {
   /** Origin and path, e.g. `http://127.0.50.3:8012/`. */
   url: string;
   headers: Record<string, string>;
-  /** Requests per second. */
-  rate: number;
-  warmupMs: number;
-  /** Measured part, after the warm-up. */
-  durationMs: number;
   /** Source address of the client's connections (the oracle dials a pod from its node). */
   localAddress?: string;
   maxConnections?: number;
@@ -41,41 +37,54 @@ export function servedBy(body: string): string {
   return NODE_IN_BODY.exec(body)?.[1] ?? '';
 }
 
-export async function edgeLoad(opts: EdgeLoadOptions): Promise<EdgeLoadResult> {
-  const { origin, pathname } = new URL(opts.url);
-  // 10 s per request at most: a hung target fails requests, not the run.
-  const pool = new Pool(origin, {
-    connections: opts.maxConnections ?? 64,
-    pipelining: 1,
-    headersTimeout: 10_000,
-    bodyTimeout: 10_000,
-    ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
-  });
-  const interval = 1000 / opts.rate;
-  const warmCount = Math.round((opts.warmupMs / 1000) * opts.rate);
-  const total = warmCount + Math.round((opts.durationMs / 1000) * opts.rate);
-  const samples: EdgeSample[] = [];
-  let failures = 0;
-  let maxLateMs = 0;
+/** One target (an entry proxy or the oracle's pod) with its own keep-alive pool, loaded in slices. */
+export class EdgeClient {
+  readonly #pool: Pool;
+  readonly #path: string;
+  readonly #headers: Record<string, string>;
+  readonly #result: EdgeLoadResult = { sent: 0, failures: 0, samples: [], maxLateMs: 0 };
 
-  const send = async (i: number, scheduled: number): Promise<void> => {
-    const t0 = performance.now();
-    let node: string | undefined;
-    try {
-      const res = await pool.request({ path: pathname, method: 'GET', headers: opts.headers });
-      const body = await res.body.text();
-      if (res.statusCode === 200) node = servedBy(body);
-    } catch {
-      node = undefined;
-    }
-    const ms = performance.now() - t0;
-    if (i < warmCount) return;
-    maxLateMs = Math.max(maxLateMs, t0 - scheduled);
-    if (node === undefined) failures++;
-    else samples.push({ ms, node });
-  };
+  constructor(opts: EdgeClientOptions) {
+    const { origin, pathname } = new URL(opts.url);
+    this.#path = pathname;
+    this.#headers = opts.headers;
+    // 10 s per request at most: a hung target fails requests, not the run.
+    this.#pool = new Pool(origin, {
+      connections: opts.maxConnections ?? 64,
+      pipelining: 1,
+      headersTimeout: 10_000,
+      bodyTimeout: 10_000,
+      ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+    });
+  }
 
-  try {
+  /** Figures of every recorded slice so far. */
+  get result(): EdgeLoadResult {
+    return this.#result;
+  }
+
+  /** `rate` requests per second for `durationMs`, kept in the result when `record`. */
+  async run(rate: number, durationMs: number, record: boolean): Promise<void> {
+    const interval = 1000 / rate;
+    const total = Math.round((durationMs / 1000) * rate);
+    const r = this.#result;
+    const send = async (scheduled: number): Promise<void> => {
+      const t0 = performance.now();
+      let node: string | undefined;
+      try {
+        const res = await this.#pool.request({ path: this.#path, method: 'GET', headers: this.#headers });
+        const body = await res.body.text();
+        if (res.statusCode === 200) node = servedBy(body);
+      } catch {
+        node = undefined;
+      }
+      const ms = performance.now() - t0;
+      if (!record) return;
+      r.sent++;
+      r.maxLateMs = Math.max(r.maxLateMs, t0 - scheduled);
+      if (node === undefined) r.failures++;
+      else r.samples.push({ ms, node });
+    };
     await new Promise<void>((resolve) => {
       const start = performance.now();
       let next = 0;
@@ -87,7 +96,7 @@ export async function edgeLoad(opts: EdgeLoadOptions): Promise<EdgeLoadResult> {
         const now = performance.now();
         while (next < total && start + next * interval <= now) {
           outstanding++;
-          void send(next, start + next * interval).finally(finishOne);
+          void send(start + next * interval).finally(finishOne);
           next++;
         }
         if (next < total) setTimeout(tick, Math.max(0, start + next * interval - performance.now()));
@@ -95,8 +104,9 @@ export async function edgeLoad(opts: EdgeLoadOptions): Promise<EdgeLoadResult> {
       };
       tick();
     });
-  } finally {
-    await pool.close();
   }
-  return { sent: total - warmCount, failures, samples, maxLateMs };
+
+  close(): Promise<void> {
+    return this.#pool.close();
+  }
 }
