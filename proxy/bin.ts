@@ -62,6 +62,9 @@ try {
     drainGraceMs: config.drainGraceMs,
     maxQueued: config.maxQueued,
     rtt,
+    probeIntervalMs: config.readinessIntervalMs,
+    statsIntervalMs: config.statsIntervalMs,
+    coldStartPoke: config.coldStartPoke,
   });
   let stopping = false;
   const stop = (signal: string): void => {

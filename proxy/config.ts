@@ -25,6 +25,17 @@ export const PROXY_FLAGS: readonly FlagSpec[] = [
   { name: 'max-queued', type: 'int', help: 'per-revision queue bound (default max(100, 10 x cc x local pods); 100 when cc = 0)' },
   { name: 'rtt-file', type: 'string', help: "node RTT prior in Kubernetes mode (the static file's rtt format)" },
   { name: 'log-level', type: 'enum', help: 'log level', default: 'info', choices: ['debug', 'info', 'warn', 'error'] },
+  // Bench knobs beyond DESIGN.md: `npm run bench -- coldstart` sets them to Knative's values
+  // (no poke, stats every 1 s, readiness every 200 ms) to compare against ours.
+  { name: 'readiness-interval', type: 'duration', help: 'probe period of new local pods until one passes (Knative probes every 200ms)', default: '25ms' },
+  { name: 'stats-interval', type: 'duration', help: 'period of the stats reports to the controller', default: '1s' },
+  {
+    name: 'cold-start-poke',
+    type: 'enum',
+    help: 'poke the controller at once on a cold request (false: it learns at the next stats report)',
+    default: 'true',
+    choices: ['true', 'false'],
+  },
 ];
 
 export interface ProxyConfig {
@@ -45,6 +56,9 @@ export interface ProxyConfig {
   maxQueued?: number;
   rttFile?: string;
   logLevel: Level;
+  readinessIntervalMs: number;
+  statsIntervalMs: number;
+  coldStartPoke: boolean;
 }
 
 /** Turns parsed flag values into a checked config; reads the token file. Throws UsageError. */
@@ -66,6 +80,10 @@ export function buildProxyConfig(v: Record<string, unknown>): ProxyConfig {
     }
     if (statsToken === '') throw new UsageError(`--stats-token-file ${tokenFile} is empty`);
   }
+  // Zero would probe or report in a busy loop (and the prober and reporter refuse it).
+  for (const name of ['readiness-interval', 'stats-interval']) {
+    if (!((v[name] as number) > 0)) throw new UsageError(`--${name} must be above 0`);
+  }
   const level = v['log-level'] as string;
   return {
     endpoints: v['endpoints'] as string | undefined,
@@ -85,5 +103,8 @@ export function buildProxyConfig(v: Record<string, unknown>): ProxyConfig {
     maxQueued: v['max-queued'] as number | undefined,
     rttFile: v['rtt-file'] as string | undefined,
     logLevel: isLevel(level) ? level : 'info',
+    readinessIntervalMs: v['readiness-interval'] as number,
+    statsIntervalMs: v['stats-interval'] as number,
+    coldStartPoke: v['cold-start-poke'] === 'true',
   };
 }

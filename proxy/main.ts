@@ -50,7 +50,11 @@ export interface ProxyOptions {
   probeIntervalMs?: number;
   /** Peer RTT probe period (DESIGN.md: 5 s). */
   rttIntervalMs?: number;
+  /** Stats report period (DESIGN.md: 1 s). */
   statsIntervalMs?: number;
+  /** Poke the controller the moment a request finds its revision cold (default true). Off, the
+   * controller learns at the next stats report, as Knative's autoscaler does: the bench's baseline. */
+  coldStartPoke?: boolean;
 }
 
 export interface RunningProxy {
@@ -138,7 +142,7 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
     logger,
     clock,
     demand,
-    poke: (ns, name) => reporter?.poke(ns, name),
+    poke: o.coldStartPoke === false ? () => {} : (ns, name) => reporter?.poke(ns, name),
     coldStartTimeoutMs: o.coldStartTimeoutMs ?? 60_000,
     active: { count: 0 },
   };

@@ -9,7 +9,7 @@
 // close() runs it backwards within 10 s: proxies, controller and agents (pods) are signalled at
 // once and SIGKILLed at their deadlines; then relays and the API close and the temp dir goes.
 
-import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile, mkdir, open, type FileHandle } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -45,6 +45,11 @@ export interface ClusterOptions {
   /** Where the kubeconfig, topology, token and logs go (default a new temp dir, removed by close). */
   dir?: string;
   logger?: Logger;
+  /** Pods append their JSON log lines to `logs/pods-<node>.log` (default: dropped). */
+  podLogs?: boolean;
+  /** The node agents' (kubelet's) readiness probe period (default 50 ms; a real kubelet's is at
+   * least 1 s, which is what the cold-start bench uses so that the proxy's own probe decides). */
+  podProbeIntervalMs?: number;
   /** Longest wait for proxies, controller and initial pods to be ready (default 60 s: a proxy boots
    * in about 1 s on an idle machine, but took 17 s on a shared 2-core one at load 20). */
   readyTimeoutMs?: number;
@@ -99,6 +104,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
 
   const relays: DelayRelay[] = [];
   const agents: NodeAgent[] = [];
+  const podLogs: FileHandle[] = [];
   const children: ManagedProcess[] = [];
   let api: FakeApiServer | undefined;
   let closing: Promise<void> | undefined;
@@ -110,6 +116,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
         ...agents.map((a) => a.close(STOP_DEADLINE_MS - 2000)),
       ];
       await Promise.allSettled(stops);
+      await Promise.allSettled(podLogs.map((f) => f.close()));
       await Promise.allSettled(relays.map((r) => r.close()));
       await api?.close();
       if (ownDir) await rm(dir, { recursive: true, force: true });
@@ -137,7 +144,20 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     }
 
     for (const n of addresses.nodes) {
-      agents.push(new NodeAgent({ node: n.name, kubeconfigPath: api.kubeconfigPath, addresses, topology, logger: log }));
+      // Every pod of the node appends to one file (O_APPEND keeps their short lines whole).
+      const podLog = opts.podLogs ? await open(join(dir, 'logs', `pods-${n.name}.log`), 'a') : undefined;
+      if (podLog) podLogs.push(podLog);
+      agents.push(
+        new NodeAgent({
+          node: n.name,
+          kubeconfigPath: api.kubeconfigPath,
+          addresses,
+          topology,
+          logger: log,
+          ...(podLog && { podStdout: podLog.fd }),
+          ...(opts.podProbeIntervalMs !== undefined && { podProbeIntervalMs: opts.podProbeIntervalMs }),
+        }),
+      );
     }
     // Agents and proxies only meet through the API, so they start side by side.
     const agentsStarted = Promise.all(agents.map((a) => a.start()));

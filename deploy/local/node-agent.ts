@@ -36,8 +36,10 @@ export interface NodeAgentOptions {
   preStopMs?: number;
   /** SIGTERM-to-SIGKILL on scale-down (default 30 s, Kubernetes' terminationGracePeriodSeconds). */
   terminationGraceMs?: number;
-  /** Where pods' JSON log lines go (default ignore). */
-  podStdout?: 'inherit' | 'ignore';
+  /** Where pods' JSON log lines go (default ignore), or an open file descriptor they append to. */
+  podStdout?: 'inherit' | 'ignore' | number;
+  /** Kubelet readiness probe period of new pods (default PodProcess's 50 ms). */
+  podProbeIntervalMs?: number;
 }
 
 interface LocalPod {
@@ -235,6 +237,7 @@ export class NodeAgent {
       },
       probeFrom: this.#opts.addresses.node(this.node).host,
       stdout: this.#opts.podStdout,
+      probeIntervalMs: this.#opts.podProbeIntervalMs,
       onState: (_p, state) => this.#onPodState(pod, state),
     });
     const view = { name, address: proc.address, port: proc.port, state: proc.state };

@@ -13,7 +13,7 @@
 
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createLogger } from '../../lib/log.ts';
+import { createLogger, type Logger } from '../../lib/log.ts';
 import { clusterAddresses } from './addresses.ts';
 import { parseTopology, rttBetween } from './topology.ts';
 
@@ -37,11 +37,14 @@ export interface PodServer {
   drain(): Promise<void>;
 }
 
-export function createPodServer(cfg: PodConfig): PodServer {
+export function createPodServer(cfg: PodConfig, log?: Logger): PodServer {
   const topology = parseTopology(cfg.topology);
   const addresses = clusterAddresses(topology.nodes, cfg.offset);
   const body = `Konnichiwa from ${cfg.name} in ${cfg.node}\n`;
   let draining = false;
+  // The cold-start bench times "request forwarded" from this pod's first request (one line per
+  // pod, never per request: there is no access log).
+  let firstRequest = true;
 
   const server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
     // Once draining, each answer closes its connection so the proxy's pool moves on (RFC 9112 §9.6).
@@ -55,6 +58,10 @@ export function createPodServer(cfg: PodConfig): PodServer {
       req.resume();
       finish(draining ? 503 : 200, draining ? 'draining\n' : 'ok\n');
       return;
+    }
+    if (firstRequest) {
+      firstRequest = false;
+      log?.info('pod_first_request', { pod: cfg.name });
     }
     const oneWay = rttBetween(topology, addresses.nodeOfAddress(req.socket.remoteAddress ?? ''), cfg.node) / 2;
     const handle = async (): Promise<void> => {
@@ -87,7 +94,9 @@ async function main(): Promise<void> {
   }
   const cfg = JSON.parse(raw) as PodConfig;
   const log = createLogger({ node: cfg.node });
-  const pod = createPodServer(cfg);
+  // Process start, before the boot delay: the cold-start bench splits Node's own start-up from it.
+  log.info('pod_started', { pod: cfg.name });
+  const pod = createPodServer(cfg, log);
   let stopping = false;
   const stop = (why: string): void => {
     if (stopping) return;

@@ -17,8 +17,9 @@ export interface PodProcessOptions {
   /** Readiness probe period; the proxy probes new pods itself every 25 ms, so this is only for the
    * EndpointSlice (default 50 ms). */
   probeIntervalMs?: number;
-  /** Where the child's stdout (its JSON log lines) goes; stderr is always inherited. */
-  stdout?: 'inherit' | 'ignore';
+  /** Where the child's stdout (its JSON log lines) goes, or an open file descriptor it appends
+   * them to; stderr is always inherited. */
+  stdout?: 'inherit' | 'ignore' | number;
   /** Called once on each state change. */
   onState(pod: PodProcess, state: PodState): void;
 }
