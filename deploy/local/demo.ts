@@ -6,18 +6,19 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, usage, exitUsage, UsageError, type FlagSpec } from '../../lib/cli.ts';
 import { createLogger } from '../../lib/log.ts';
 import { startCluster, type Cluster } from './cluster.ts';
+import { clusterScrapeTargets, startPrometheus, type Prometheus } from './prometheus.ts';
 import { loadTopology, TopologyError } from './topology.ts';
 
 const FLAGS: readonly FlagSpec[] = [
   { name: 'topology', type: 'string', help: 'topology file: nodes, RTTs, demo revision, pod behaviour (default: deploy/local/topology.yaml)' },
   { name: 'offset', type: 'int', help: 'added to the third octet of every address (0 = the documented layout)', default: '0' },
   // Not `--controller`: its env name IKUKANTAI_CONTROLLER is the proxies' controller URL.
-  { name: 'with-controller', type: 'enum', choices: ['on', 'off'], help: 'run the scaling controller (on: the demo starts with no pod)', default: 'off' },
+  { name: 'with-controller', type: 'enum', choices: ['on', 'off'], help: 'run the scaling controller (on: the demo starts with no pod; off: one pod per node)', default: 'on' },
   { name: 'ready-timeout', type: 'duration', help: 'longest wait for proxies and pods to be ready', default: '60s' },
   { name: 'log-level', type: 'enum', choices: ['debug', 'info', 'warn', 'error'], help: "the demo's own log level (children log to files)", default: 'warn' },
 ];
 
-function banner(c: Cluster): string {
+function banner(c: Cluster, prom: Prometheus | undefined): string {
   const far = c.nodes[c.nodes.length - 1]!;
   const lines = [
     '',
@@ -30,11 +31,15 @@ function banner(c: Cluster): string {
     'Metrics:',
     ...c.nodes.map((n) => `  ${n.name}  ${n.metricsUrl}`),
     ...(c.controller ? [`  controller  ${c.controller.adminUrl}/metrics`] : []),
+    prom ? `  Prometheus  ${prom.url} (scrapes every proxy and the controller each second)` : '  Prometheus  not installed (apt-get install prometheus), skipped',
     '',
     'kubectl against the fake API server:',
     `  export KUBECONFIG=${c.kubeconfigPath}`,
     '  kubectl get seikas,pods,endpointslices -A -o wide',
-    `  kubectl patch seika ${c.topology.demo.seika} --type merge -p '{"spec":{"repurika":{"${far.name}":2}}}'`,
+    `  kubectl get seika ${c.topology.demo.seika} -o jsonpath='{.status.ready}'`,
+    ...(c.controller
+      ? [`  (the controller owns spec.repurika; send traffic to change it)`]
+      : [`  kubectl patch seika ${c.topology.demo.seika} --type merge -p '{"spec":{"repurika":{"${far.name}":2}}}'`]),
     '',
     `Logs of the proxies${c.controller ? ' and the controller' : ''}: ${c.dir}/logs/`,
     'Ctrl-C stops everything.',
@@ -84,11 +89,18 @@ async function main(): Promise<void> {
     return;
   }
   const cluster = first.c;
-  process.stdout.write(banner(cluster));
+  // Prometheus is optional: the demo runs without it, and says how to get it.
+  const prom = await startPrometheus({ listen: cluster.addresses.prometheus, targets: clusterScrapeTargets(cluster.addresses) }).catch(
+    (err: Error) => {
+      logger.warn('prometheus_failed', { msg: err.message });
+      return undefined;
+    },
+  );
+  process.stdout.write(banner(cluster, prom));
   await stopped;
   process.stdout.write('Stopping…\n');
   const started = Date.now();
-  await cluster.close();
+  await Promise.all([cluster.close(), prom?.close()]);
   process.stdout.write(`Stopped in ${((Date.now() - started) / 1000).toFixed(1)} s.\n`);
 }
 
