@@ -141,7 +141,7 @@ const COLORS: Record<string, string> = {
 
 /**
  * Grouped bars, one group per entry node: bar = mean, whisker = p50 (tick) to p99 (cap), the mean
- * written above. The y axis runs to the largest p99, rounded up to 10 ms.
+ * written above. The y axis runs to the largest p99, rounded up to a round tick.
  */
 export function edgeSvg(rows: readonly EdgeRow[], title: string): string {
   const entries = [...new Set(rows.map((r) => r.entry))];
@@ -151,14 +151,13 @@ export function edgeSvg(rows: readonly EdgeRow[], title: string): string {
   const top = 50;
   const bottom = 310;
   const left = 60;
-  const maxMs = Math.max(10, Math.ceil(Math.max(...rows.map((r) => (Number.isFinite(r.p99Ms) ? r.p99Ms : 0))) / 10) * 10);
+  const { maxMs, step } = axis(Math.max(...rows.map((r) => (Number.isFinite(r.p99Ms) ? r.p99Ms : 0))));
   const y = (ms: number): number => bottom - (Math.min(ms, maxMs) / maxMs) * (bottom - top);
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="#ffffff"/>`,
     `<text x="${left}" y="24" font-size="15" font-weight="bold">${escapeXml(title)}</text>`,
   ];
-  const step = maxMs / 5;
   for (let v = 0; v <= maxMs + 1e-9; v += step) {
     out.push(`<line x1="${left}" y1="${y(v).toFixed(1)}" x2="${W - 20}" y2="${y(v).toFixed(1)}" stroke="#e0e0e0"/>`);
     out.push(`<text x="${left - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end">${v.toFixed(0)}</text>`);
@@ -191,6 +190,17 @@ export function edgeSvg(rows: readonly EdgeRow[], title: string): string {
   }
   out.push('</svg>');
   return out.join('\n') + '\n';
+}
+
+/** At most 6 gridlines at 1, 2 or 5 × 10^k ms, the top one at or above `ms`. */
+function axis(ms: number): { maxMs: number; step: number } {
+  const top = Math.max(ms, 1);
+  for (let exp = 0; ; exp++) {
+    for (const m of [1, 2, 5]) {
+      const step = m * 10 ** exp;
+      if (top / step <= 6) return { maxMs: Math.ceil(top / step) * step, step };
+    }
+  }
 }
 
 function escapeXml(s: string): string {

@@ -12,7 +12,7 @@
 // (The pick-cost must, ≥ 1 M picks/s at 10 k pods, is `npm run bench -- pick`.)
 
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
@@ -129,6 +129,8 @@ export async function runEdge(argv: string[]): Promise<number> {
   const out = process.stdout;
   const targets: Target[] = [];
   const turns = Math.max(1, Math.round(s.durationS / s.sliceS));
+  // The 1-minute load average before and after: on a shared machine it says how far to trust a run.
+  const load = { start: loadavg()[0]!, end: NaN };
   try {
     out.write(`edge — ${topology.nodes.length} nodes, ${s.podsPerNode} pods each, pod service time ${topology.pod.serviceTimeMs} ms; proxies: ${s.strategies.join(', ')}\n`);
     await cluster.start();
@@ -155,6 +157,7 @@ export async function runEdge(argv: string[]): Promise<number> {
     children.releaseSignals();
     rmSync(tmpDir, { recursive: true, force: true });
   }
+  load.end = loadavg()[0]!;
   const raw = targets.map((t) => makeRow(t.entry, t.strategy, t.client!.result));
 
   const order = [ORACLE, ...s.strategies];
@@ -164,13 +167,14 @@ export async function runEdge(argv: string[]): Promise<number> {
   const vs = verdicts(rows);
   out.write(`\nPaced open loop, ${s.rate} req/s, ${turns} × ${s.sliceS} s per row in turns after ${s.warmupS} s warm-up; ×oracle = mean ÷ oracle mean, rr÷this = round-robin mean ÷ this mean (same entry node)\n`);
   out.write(edgeTable(rows));
+  out.write(`load average (1 min) ${load.start.toFixed(1)} at start, ${load.end.toFixed(1)} at end, on ${cpus().length} CPUs\n`);
   out.write('\nDESIGN.md §8:\n' + formatVerdicts(vs));
   const file = writeResults(
     'edge',
     {
       scenario: 'edge',
       started: started.toISOString(),
-      machine: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model },
+      machine: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model, loadAverage1m: load },
       settings: s,
       topology: { nodes: topology.nodes, rtt: Object.fromEntries([...topology.rtt].map(([a, row]) => [a, Object.fromEntries(row)])), pod: topology.pod },
       rows,
