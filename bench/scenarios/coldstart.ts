@@ -2,8 +2,9 @@
 // DESIGN.md §8 "pod listening → first request forwarded ≤ 30 ms"). The emulated cluster runs with
 // the real controller and short windows (stable 2 s, scale-to-zero grace 1 s), so the revision
 // returns to zero a few seconds after each answer. Per cold start: wait until the Seika asks for
-// zero pods everywhere and no EndpointSlice lists a pod, send one request into node3, time its
-// first byte, and split the wait with the parts' own log lines (coldstart-timeline.ts).
+// zero pods everywhere and no EndpointSlice lists a pod, pause for a random part of the 1 s ticks
+// (seeded), send one request into node3, time its first byte, and split the wait with the parts'
+// own log lines (coldstart-timeline.ts).
 //
 // Two settings, each on a fresh cluster: ours (poke at once, readiness probe every 25 ms) and a
 // Knative-like one (no poke: the controller learns at the next 1 s stats report; readiness every
@@ -20,6 +21,7 @@ import { Client } from 'undici';
 import { UsageError } from '../../lib/cli.ts';
 import { parseDuration } from '../../lib/duration.ts';
 import { createLogger } from '../../lib/log.ts';
+import { seededRng, type Rng } from '../../lib/rng.ts';
 import { startCluster, type Cluster } from '../../deploy/local/cluster.ts';
 import { revisionSliceName } from '../../deploy/local/agent-objects.ts';
 import { writeResults } from '../support/report.ts';
@@ -43,6 +45,10 @@ const ENTRY = 'node3';
 const CONTROLLER_ARGS = ['--stable-window', '2s', '--scale-to-zero-grace', '1s'];
 /** Kubernetes' shortest readiness periodSeconds. */
 const KUBELET_PROBE_MS = 1000;
+/** The proxies' stats period and the controller's reconcile tick. */
+const TICK_MS = 1000;
+/** The phases of the cold starts within the 1 s ticks replay from run to run (issue 9). */
+const SEED = 9;
 /** How long log lines may take to reach their files after the answer (piped through the launcher). */
 const LOG_SETTLE_MS = 3000;
 
@@ -168,8 +174,18 @@ async function readLines(file: string): Promise<LogLine[]> {
   }
 }
 
-async function oneColdStart(cluster: Cluster, setting: Setting, agentLines: readonly LogLine[], timeoutMs: number): Promise<{ record: RunRecord; timeline?: Timeline }> {
+async function oneColdStart(
+  cluster: Cluster,
+  setting: Setting,
+  agentLines: readonly LogLine[],
+  timeoutMs: number,
+  rng: Rng,
+): Promise<{ record: RunRecord; timeline?: Timeline }> {
   await until('revision back at zero', timeoutMs, () => atZero(cluster));
+  // Zero is reached on a controller tick, so sending at once would always land just after one and
+  // the Knative-like run (which waits for a stats report, then a tick, both every 1 s) would always
+  // wait about the same. Real requests come at any phase of those ticks: start at a random one.
+  await new Promise((r) => setTimeout(r, rng() * TICK_MS));
   const node = cluster.nodes.find((n) => n.name === ENTRY)!;
   let sent: Sent;
   try {
@@ -229,6 +245,7 @@ async function runSetting(setting: Setting, o: Options, out: NodeJS.WritableStre
   process.once('SIGINT', stop);
   const runs: RunRecord[] = [];
   const timelines: Timeline[] = [];
+  const rng = seededRng(SEED);
   try {
     cluster = await startCluster({
       offset: OFFSET,
@@ -241,7 +258,7 @@ async function runSetting(setting: Setting, o: Options, out: NodeJS.WritableStre
       controllerArgs: CONTROLLER_ARGS,
     });
     for (let i = 0; i <= o.runs; i++) {
-      const { record, timeline: t } = await oneColdStart(cluster, setting, agentLines, o.timeoutMs);
+      const { record, timeline: t } = await oneColdStart(cluster, setting, agentLines, o.timeoutMs, rng);
       const label = i === 0 ? 'warm-up' : `${i}/${o.runs}`;
       const total = record.marks?.['firstByte'];
       const overhead = record.marks?.['forwarded'] !== undefined && record.marks['listening'] !== undefined ? record.marks['forwarded'] - record.marks['listening'] : undefined;
