@@ -2,6 +2,7 @@
 // test process, so never the global one) with the const label `node`.
 
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { BucketHistogram } from './bucket-histogram.ts';
 
 // Request latency at the edge spans sub-millisecond local hits to cross-node hops of 50–100 ms and
 // slow functions of seconds: buckets dense below 25 ms (where local vs remote separates) and
@@ -15,12 +16,18 @@ const COLD_START_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 1.5
 export interface ProxyMetrics {
   registry: Registry;
   requests: Counter<'namespace' | 'revision' | 'code' | 'target_node'>;
-  requestDuration: Histogram<'namespace' | 'revision' | 'target_node'>;
+  /** Observed once per request, so not a prom-client Histogram (bucket-histogram.ts says why). */
+  requestDuration: BucketHistogram<'namespace' | 'revision' | 'target_node'>;
   inflight: Gauge<'namespace' | 'revision'>;
   queued: Gauge<'namespace' | 'revision'>;
   coldStartDuration: Histogram<'namespace' | 'revision'>;
   rejected: Counter<'reason'>;
   nodeRtt: Gauge<'from' | 'to'>;
+  /**
+   * Runs when `requests` is scraped. The request path counts into plain numbers (RequestMetrics)
+   * and hands them to the counter here, so no label set is hashed per request.
+   */
+  onScrapeRequests: (() => void) | undefined;
 }
 
 /** Per-revision load read at scrape time, so the request path never touches the gauges. */
@@ -34,15 +41,16 @@ export interface RevisionLoad {
 export function createProxyMetrics(node: string, registry = new Registry(), load: () => Iterable<RevisionLoad> = () => []): ProxyMetrics {
   registry.setDefaultLabels({ node });
   const registers = [registry];
-  return {
+  const m: ProxyMetrics = {
     registry,
     requests: new Counter({
       name: 'ikukantai_proxy_requests_total',
       help: 'Requests answered by this proxy, by revision, status code and the node of the pod that served them',
       labelNames: ['namespace', 'revision', 'code', 'target_node'] as const,
       registers,
+      collect: () => m.onScrapeRequests?.(),
     }),
-    requestDuration: new Histogram({
+    requestDuration: new BucketHistogram({
       name: 'ikukantai_proxy_request_duration_seconds',
       help: 'Ingress-side time from request arrival to the last response byte',
       labelNames: ['namespace', 'revision', 'target_node'] as const,
@@ -88,5 +96,7 @@ export function createProxyMetrics(node: string, registry = new Registry(), load
       labelNames: ['from', 'to'] as const,
       registers,
     }),
+    onScrapeRequests: undefined,
   };
+  return m;
 }

@@ -1,37 +1,96 @@
-// Hot-path access to the per-request series. prom-client hashes label values on every inc/observe;
-// caching the labelled children per (revision, code, target) turns that into one Map lookup.
+// The two per-request series, ikukantai_proxy_requests_total and ..._request_duration_seconds
+// (DESIGN.md §6), counted without prom-client on the request path. prom-client hashes the label set
+// on every inc/observe, even through a cached `labels(...)` child; here one plain record per
+// (namespace, revision, target node) holds a running count per status code and its duration
+// series. The counts reach the prom-client Counter only when it is scraped (its collect hook):
+// each scrape adds what was counted since the last one, so the exposed totals are exact at every
+// scrape and other writers of the same Counter keep working.
+//
+// Lookups go namespace → revision → target node through nested Maps: the callers pass the same
+// string objects every time (from the revision table), whose hashes V8 caches, so this costs three
+// small Map hits and builds no key string.
 
-import type { Counter, Histogram } from 'prom-client';
+import type { HistogramSeries } from './bucket-histogram.ts';
 import type { ProxyMetrics } from './proxy-metrics.ts';
 
-type CounterChild = ReturnType<Counter<string>['labels']>;
-type HistogramChild = ReturnType<Histogram<string>['labels']>;
+interface CodeCount {
+  code: number;
+  total: number;
+  /** Part of `total` already handed to the Counter. */
+  pushed: number;
+}
+
+interface Series {
+  namespace: string;
+  revision: string;
+  targetNode: string;
+  /** A handful of codes per series (200, a few errors): a short array beats a Map. */
+  codes: CodeCount[];
+  duration: HistogramSeries | undefined;
+}
 
 export class RequestMetrics {
   readonly #m: ProxyMetrics;
-  readonly #counts = new Map<string, CounterChild>();
-  readonly #durations = new Map<string, HistogramChild>();
+  readonly #series = new Map<string, Map<string, Map<string, Series>>>();
 
   constructor(m: ProxyMetrics) {
     this.#m = m;
+    m.onScrapeRequests = () => this.#flush();
   }
 
   /** Counts one answered request and, when it reached a revision, its duration in seconds. */
   record(namespace: string, revision: string, code: number, targetNode: string, seconds: number | undefined): void {
-    const key = `${namespace}\0${revision}\0${targetNode}`;
-    const ckey = `${key}\0${code}`;
-    let c = this.#counts.get(ckey);
-    if (!c) {
-      c = this.#m.requests.labels(namespace, revision, String(code), targetNode);
-      this.#counts.set(ckey, c);
+    const s = this.#seriesOf(namespace, revision, targetNode);
+    const codes = s.codes;
+    let c: CodeCount | undefined;
+    for (let i = 0; i < codes.length; i++) {
+      if (codes[i]!.code === code) {
+        c = codes[i];
+        break;
+      }
     }
-    c.inc();
+    if (c === undefined) {
+      c = { code, total: 0, pushed: 0 };
+      codes.push(c);
+    }
+    c.total++;
     if (seconds === undefined) return;
-    let h = this.#durations.get(key);
-    if (!h) {
-      h = this.#m.requestDuration.labels(namespace, revision, targetNode);
-      this.#durations.set(key, h);
+    s.duration ??= this.#m.requestDuration.series({ namespace, revision, target_node: targetNode });
+    s.duration.observe(seconds);
+  }
+
+  #seriesOf(namespace: string, revision: string, targetNode: string): Series {
+    let byRevision = this.#series.get(namespace);
+    if (byRevision === undefined) {
+      byRevision = new Map();
+      this.#series.set(namespace, byRevision);
     }
-    h.observe(seconds);
+    let byTarget = byRevision.get(revision);
+    if (byTarget === undefined) {
+      byTarget = new Map();
+      byRevision.set(revision, byTarget);
+    }
+    let s = byTarget.get(targetNode);
+    if (s === undefined) {
+      s = { namespace, revision, targetNode, codes: [], duration: undefined };
+      byTarget.set(targetNode, s);
+    }
+    return s;
+  }
+
+  /** Scrape time: hands the Counter what was counted since the last scrape. */
+  #flush(): void {
+    const counter = this.#m.requests;
+    for (const byRevision of this.#series.values()) {
+      for (const byTarget of byRevision.values()) {
+        for (const s of byTarget.values()) {
+          for (const c of s.codes) {
+            if (c.total === c.pushed) continue;
+            counter.inc({ namespace: s.namespace, revision: s.revision, code: String(c.code), target_node: s.targetNode }, c.total - c.pushed);
+            c.pushed = c.total;
+          }
+        }
+      }
+    }
   }
 }
