@@ -1,0 +1,71 @@
+// The cold-start poke and its bench knob (README "Running the proxy"): by default a cold request
+// pokes the controller at once, long before the next stats tick, and logs `stats_poke_sent` once
+// (the cold-start bench's "poke sent" mark); with `coldStartPoke: false` (the bench's Knative-like
+// baseline) nothing is sent until the next tick, which carries the waiting request.
+
+import t, { type Test } from 'tap';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { request } from 'undici';
+import { eventually, helloRevision, HOST, startTestProxy } from '../../support/proxy-harness.ts';
+
+// Loopback range for this file: 127.0.59.x
+const H = '127.0.59.1';
+/** Nothing listens here: the revision stays cold and requests wait until they are aborted. */
+const POD = { address: '127.0.59.2', port: 9, node: 'node1', ready: false };
+
+interface Report {
+  poke: boolean;
+  revisions: Array<{ name: string; queued: number }>;
+}
+
+async function statsServer(t: Test): Promise<{ url: string; reports: Report[] }> {
+  const reports: Report[] = [];
+  const server = createServer(async (req, res) => {
+    let body = '';
+    for await (const chunk of req) body += chunk;
+    reports.push(JSON.parse(body) as Report);
+    res.writeHead(204).end();
+  });
+  server.listen(0, H);
+  await once(server, 'listening');
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  return { url: `http://${H}:${(server.address() as AddressInfo).port}`, reports };
+}
+
+/** Sends one cold request and returns its abort, for teardown. */
+function coldRequest(url: string): AbortController {
+  const ac = new AbortController();
+  request(url + '/', { headers: { host: HOST }, signal: ac.signal }).catch(() => {});
+  return ac;
+}
+
+t.test('a cold request pokes at once, logged once per poke', async (t) => {
+  const stats = await statsServer(t);
+  // A tick a minute away: whatever arrives is the poke.
+  const p = await startTestProxy(t, H, { revisions: [helloRevision([POD])] }, { controller: stats.url, statsToken: 'tok', statsIntervalMs: 60_000 });
+  const ac = coldRequest(p.url);
+  t.teardown(() => ac.abort());
+  t.ok(await eventually(() => stats.reports.length > 0), 'a report arrived');
+  t.match(stats.reports[0], { poke: true, revisions: [{ name: 'hello-00001' }] });
+  t.match(
+    p.logs.filter((l) => l['event'] === 'stats_poke_sent'),
+    [{ namespace: 'default', revision: 'hello-00001' }],
+  );
+});
+
+t.test('with coldStartPoke false the controller hears of it at the next tick only', async (t) => {
+  const stats = await statsServer(t);
+  const p = await startTestProxy(
+    t,
+    H,
+    { revisions: [helloRevision([POD])] },
+    { controller: stats.url, statsToken: 'tok', statsIntervalMs: 100, coldStartPoke: false },
+  );
+  const ac = coldRequest(p.url);
+  t.teardown(() => ac.abort());
+  t.ok(await eventually(() => stats.reports.some((r) => r.revisions.some((x) => x.name === 'hello-00001' && x.queued === 1))), 'a tick carries the waiting request');
+  t.equal(stats.reports.filter((r) => r.poke).length, 0, 'no poke');
+  t.equal(p.logs.filter((l) => l['event'] === 'stats_poke_sent').length, 0, 'no poke logged');
+});
