@@ -4,9 +4,12 @@
 //
 //   arrival (client sends) → poke sent (node3 proxy, `stats_poke_sent`) → Seika patched
 //   (controller, `seika_patched`) → pod spawned (node agent, `agent_pod_created`) → pod process
-//   started (pod, `pod_started`) → pod listening (pod, `pod_listening`) → proxy sees it ready
-//   (node3 proxy, `pod_probed_ready`) → request forwarded (pod, `pod_first_request`) → first byte
-//   (client)
+//   started (pod, `pod_started`) → pod listening (pod, `pod_listening`) → the proxy's probe reaches
+//   the pod (pod, `pod_first_probe` from the prober's user agent) → proxy sees it ready (node3 proxy,
+//   `pod_probed_ready`) → request forwarded (pod, `pod_first_request`) → first byte (client)
+//
+// The probe mark splits the proxy's wait for its next probe from the pod's first answer, which a
+// freshly started Node process gives slowly (its first HTTP exchange, not yet optimised code).
 //
 // A phase runs from the previous mark that was found, so the Knative-like run, which sends no poke,
 // counts "Seika patched" from arrival. Log times have millisecond resolution, so each phase is
@@ -17,7 +20,7 @@
 import { percentile } from '../support/percentile.ts';
 import { formatTable, type Cell } from '../support/report.ts';
 
-export const MARKS = ['arrival', 'poke', 'patched', 'spawned', 'started', 'listening', 'ready', 'forwarded', 'firstByte'] as const;
+export const MARKS = ['arrival', 'poke', 'patched', 'spawned', 'started', 'listening', 'probed', 'ready', 'forwarded', 'firstByte'] as const;
 export type Mark = (typeof MARKS)[number];
 
 export const MARK_LABELS: Record<Mark, string> = {
@@ -27,10 +30,15 @@ export const MARK_LABELS: Record<Mark, string> = {
   spawned: 'pod spawned',
   started: 'pod process started',
   listening: 'pod listening',
+  probed: "proxy's probe reaches pod",
   ready: 'proxy sees it ready',
   forwarded: 'request forwarded',
   firstByte: 'first byte',
 };
+
+/** The proxy's readiness prober's User-Agent (proxy/coldstart/readiness-prober.ts); the emulated
+ * kubelet sends none. */
+export const PROBER_AGENT = 'ikukantai-readiness-prober';
 
 /** DESIGN.md §8: pod listening → first request forwarded. */
 export const AIM_MS = 30;
@@ -106,6 +114,7 @@ export function timeline(f: ColdStartFacts, logs: ColdStartLogs): Timeline {
     spawned: first(logs.agent, 'agent_pod_created', since, isPod),
     started: first(logs.pods, 'pod_started', since, isPod),
     listening: first(logs.pods, 'pod_listening', since, isPod),
+    probed: first(logs.pods, 'pod_first_probe', since, (l) => isPod(l) && l['msg'] === PROBER_AGENT),
     ready: f.podAddress === undefined ? undefined : first(logs.proxy, 'pod_probed_ready', since, (l) => isRevision(l) && l['msg'] === f.podAddress),
     forwarded: first(logs.pods, 'pod_first_request', since, isPod),
   };

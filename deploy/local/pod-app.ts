@@ -42,8 +42,9 @@ export function createPodServer(cfg: PodConfig, log?: Logger): PodServer {
   const addresses = clusterAddresses(topology.nodes, cfg.offset);
   const body = `Konnichiwa from ${cfg.name} in ${cfg.node}\n`;
   let draining = false;
-  // The cold-start bench times "request forwarded" from this pod's first request (one line per
-  // pod, never per request: there is no access log).
+  // The cold-start bench times "probe reached the pod" and "request forwarded" from this pod's
+  // first readiness request and first request (one line each per pod; there is no access log).
+  let firstProbe = true;
   let firstRequest = true;
 
   const server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
@@ -55,6 +56,10 @@ export function createPodServer(cfg: PodConfig, log?: Logger): PodServer {
     };
     const path = (req.url ?? '/').split('?')[0];
     if (path === cfg.readinessPath) {
+      if (firstProbe) {
+        firstProbe = false;
+        log?.info('pod_first_probe', { pod: cfg.name, msg: req.headers['user-agent'] ?? '' });
+      }
       req.resume();
       finish(draining ? 503 : 200, draining ? 'draining\n' : 'ok\n');
       return;

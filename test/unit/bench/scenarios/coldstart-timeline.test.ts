@@ -52,6 +52,8 @@ function logs(poke: boolean): ColdStartLogs {
       { time: at(200), event: 'pod_started', pod: 'hello-node3-abcde' },
       { time: at(510), event: 'pod_listening', pod: 'hello-node3-abcde', msg: '127.0.213.1:8080' },
       { time: at(511), event: 'pod_listening', pod: 'hello-node3-zzzzz' },
+      { time: at(512), event: 'pod_first_probe', pod: 'hello-node3-zzzzz', msg: 'ikukantai-readiness-prober' },
+      { time: at(518), event: 'pod_first_probe', pod: 'hello-node3-abcde', msg: 'ikukantai-readiness-prober' },
       { time: at(533), event: 'pod_first_request', pod: 'hello-node3-abcde' },
     ],
   };
@@ -70,6 +72,7 @@ t.test('every mark from its own part, matched by pod, revision and time', async 
     spawned: T0 + 20,
     started: T0 + 200,
     listening: T0 + 510,
+    probed: T0 + 518,
     ready: T0 + 530,
     forwarded: T0 + 533,
     firstByte: T0 + 560.4,
@@ -77,7 +80,8 @@ t.test('every mark from its own part, matched by pod, revision and time', async 
   const p = phases(tl);
   t.equal(p.poke!.toFixed(1), '0.6');
   t.equal(p.patched, 9);
-  t.equal(p.ready, 20);
+  t.equal(p.probed, 8, "the proxy's wait for its next probe");
+  t.equal(p.ready, 12, "the pod's first answer");
   t.equal(p.forwarded, 3);
   t.equal(p.firstByte!.toFixed(1), '27.4');
   t.equal(proxyOverheadMs(tl), 23);
@@ -96,11 +100,17 @@ t.test('without a poke the patch counts from the request', async (t) => {
   t.equal(p.patched!.toFixed(1), '9.6');
 });
 
+t.test("only the proxy's probe counts, not the kubelet's", async (t) => {
+  const l = logs(true);
+  const pods = l.pods.map((x) => (x.event === 'pod_first_probe' ? { ...x, msg: '' } : x));
+  t.equal(timeline(facts, { ...l, pods }).probed, undefined);
+});
+
 t.test('a missing mark leaves its phase out and the next runs from the mark before', async (t) => {
   const l = logs(true);
   const tl = timeline({ ...facts, podAddress: undefined }, l);
   t.equal(tl.ready, undefined);
-  t.equal(phases(tl).forwarded, 23, 'listening → forwarded');
+  t.equal(phases(tl).forwarded, 15, 'probed → forwarded');
   t.equal(proxyOverheadMs(timeline(facts, { ...l, pods: [] })), undefined);
 });
 
