@@ -27,6 +27,7 @@ import { UsageError } from '../../lib/cli.ts';
 import { seededRng, type Rng } from '../../lib/rng.ts';
 import { EndpointStats } from '../../proxy/balance/endpoint-stats.ts';
 import { BALANCERS, createPicker, type BalancerKind } from '../../proxy/balance/picker.ts';
+import { PodThrottler } from '../../proxy/concurrency/pod-throttler.ts';
 import { formatTable, writeResults } from '../support/report.ts';
 
 export const PICK_SIZES = [10, 100, 10_000] as const;
@@ -94,11 +95,14 @@ function nodeCount(layout: Layout, pods: number): number {
 }
 
 function makePods(n: number, nodes: number, rng: Rng): EndpointStats[] {
+  // Local pods read the revision's owner queue live, as the proxy builds them (revision-table.ts).
+  const owner = new PodThrottler({ cc: 0, maxQueued: 100 });
   return Array.from({ length: n }, (_, i) => {
     const k = i % nodes;
     const rtt = k === 0 ? 0 : k % 2 === 1 ? 1 : 50;
     const key = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:8080`;
-    const e = new EndpointStats({ key, node: `node${k}`, local: k === 0, initialLatencyMs: rtt + SERVICE_MS });
+    const local = k === 0;
+    const e = new EndpointStats({ key, node: `node${k}`, local, initialLatencyMs: rtt + SERVICE_MS, ownerQueue: local ? owner : undefined });
     e.observe((rtt + SERVICE_MS) * (0.9 + 0.2 * rng()), 0);
     return e;
   });
