@@ -100,18 +100,15 @@ export class PodThrottler {
   #take(s: PodSlot): Lease {
     s.inflight++;
     this.#inflight++;
-    let released = false;
-    return {
-      pod: s,
-      release: () => {
-        if (released) return;
-        released = true;
-        s.inflight--;
-        this.#inflight--;
-        if (s.eligible && this.queue.size > 0) this.#grantWaiting();
-      },
-    };
+    return new SlotLease(s, this.#free);
   }
+
+  /** One function per throttler that every lease calls back, rather than a closure per request. */
+  readonly #free = (s: PodSlot): void => {
+    s.inflight--;
+    this.#inflight--;
+    if (s.eligible && this.queue.size > 0) this.#grantWaiting();
+  };
 
   /** Hands free slots to waiters in FIFO order until either runs out. */
   #grantWaiting(): void {
@@ -123,5 +120,22 @@ export class PodThrottler {
         return;
       }
     }
+  }
+}
+
+class SlotLease implements Lease {
+  readonly pod: PodSlot;
+  #free: ((s: PodSlot) => void) | undefined;
+
+  constructor(pod: PodSlot, free: (s: PodSlot) => void) {
+    this.pod = pod;
+    this.#free = free;
+  }
+
+  release(): void {
+    const free = this.#free;
+    if (free === undefined) return;
+    this.#free = undefined;
+    free(this.pod);
   }
 }

@@ -34,7 +34,8 @@ export class Attempt implements Dispatcher.DispatchHandler {
   #abortReason: Error | undefined;
   #responded = false;
   #done = false;
-  #resume = (): void => this.#controller?.resume();
+  /** Made on the first backpressure only: most responses fit the socket buffer and never need it. */
+  #resume: (() => void) | undefined;
 
   constructor(res: ServerResponse, events: AttemptEvents) {
     this.#res = res;
@@ -84,21 +85,21 @@ export class Attempt implements Dispatcher.DispatchHandler {
   onResponseData(controller: Controller, chunk: Buffer): void {
     if (!this.#res.write(chunk)) {
       controller.pause();
-      this.#res.once('drain', this.#resume);
+      this.#res.once('drain', (this.#resume ??= () => this.#controller?.resume()));
     }
   }
 
   onResponseEnd(): void {
     if (this.#done) return;
     this.#done = true;
-    this.#res.removeListener('drain', this.#resume);
+    if (this.#resume) this.#res.removeListener('drain', this.#resume);
     this.#events.onEnd();
   }
 
   onResponseError(_c: Controller, err: Error): void {
     if (this.#done) return;
     this.#done = true;
-    this.#res.removeListener('drain', this.#resume);
+    if (this.#resume) this.#res.removeListener('drain', this.#resume);
     this.#events.onError(this.#abortReason ?? err, this.#responded);
   }
 }

@@ -73,15 +73,16 @@ export class Exchange implements AttemptEvents {
     (this.#res as TrackedResponse)[kExchange] = this;
     this.#res.on('close', Exchange.#onResponseClose);
     this.#deadline = setTimeout(Exchange.#onDeadline, this.#rt.timeoutMs, this);
-    if (this.#hop === 'ingress') ctx.demand.enter(this.#rt.info.namespace, this.#rt.info.name);
-    this.#route();
+    if (this.#hop === 'ingress') ctx.demand.enter(this.#rt.info.namespace, this.#rt.info.name, this.#startedAt);
+    this.#route(this.#startedAt);
   }
 
-  #route(): void {
+  /** `now`: a clock reading the caller just took (arrival, or the end of a cold-start wait). */
+  #route(now: number): void {
     if (this.#hop === 'peer') return this.#toOwner(this.#req.headers['ikukantai-pod'] as string | undefined);
     const rt = this.#rt;
     if (rt.candidates.length === 0) return this.#waitCold();
-    const e = this.#ctx.picker.pick(rt.candidates, this.#ctx.clock.now())!;
+    const e = this.#ctx.picker.pick(rt.candidates, now)!;
     if (e.local) this.#toOwner(e.key);
     else this.#toPeer(e);
   }
@@ -104,9 +105,9 @@ export class Exchange implements AttemptEvents {
   #afterCold(): void {
     this.#dequeued();
     clearTimeout(this.#coldTimer);
-    const waited = (this.#ctx.clock.now() - this.#coldSince) / 1000;
-    this.#ctx.metrics.coldStartDuration.labels(this.#rt.info.namespace, this.#rt.info.name).observe(waited);
-    this.#route();
+    const now = this.#ctx.clock.now();
+    this.#ctx.metrics.coldStartDuration.labels(this.#rt.info.namespace, this.#rt.info.name).observe((now - this.#coldSince) / 1000);
+    this.#route(now);
   }
 
   #onColdTimeout = (): void => {
@@ -208,7 +209,7 @@ export class Exchange implements AttemptEvents {
     this.#stats?.observe(latency, now);
     if (this.#stats?.local) this.#rt.serviceTime.observe(latency, now);
     this.#res.end();
-    this.#finish(this.#status);
+    this.#finish(this.#status, now);
   }
 
   onError(err: Error, responded: boolean): void {
@@ -243,7 +244,7 @@ export class Exchange implements AttemptEvents {
     if (this.#hop === 'peer') return this.#toOwner(undefined);
     const others = this.#rt.candidates.filter((c) => c.key !== failed);
     const e = others.length > 0 ? this.#ctx.picker.pick(others, this.#ctx.clock.now()) : this.#rt.candidates.find((c) => c.key === failed);
-    if (!e) return this.#route();
+    if (!e) return this.#route(this.#ctx.clock.now());
     if (e.local) this.#toOwner(e.key);
     else this.#toPeer(e);
   }
@@ -304,7 +305,7 @@ export class Exchange implements AttemptEvents {
   }
 
   /** status 0 = the client left before an answer: cleaned up, not counted as answered. */
-  #finish(status: number): void {
+  #finish(status: number, now = this.#ctx.clock.now()): void {
     if (this.#finished) return;
     this.#finished = true;
     const ctx = this.#ctx;
@@ -317,11 +318,11 @@ export class Exchange implements AttemptEvents {
       this.#dequeued();
     }
     this.#untrack();
-    this.#res.removeListener('close', Exchange.#onResponseClose);
+    // The close listener stays (removing it costs more than the no-op call it makes once this is gone).
     (this.#res as TrackedResponse)[kExchange] = undefined;
-    if (this.#hop === 'ingress') ctx.demand.leave(namespace, name);
+    if (this.#hop === 'ingress') ctx.demand.leave(namespace, name, now);
     if (status !== 0) {
-      const seconds = this.#hop === 'ingress' ? (ctx.clock.now() - this.#startedAt) / 1000 : undefined;
+      const seconds = this.#hop === 'ingress' ? (now - this.#startedAt) / 1000 : undefined;
       ctx.requestMetrics.record(namespace, name, status, this.#targetNode, seconds);
     }
     if (--ctx.active.count === 0) ctx.active.onIdle?.();

@@ -40,6 +40,15 @@ interface SocketQueue {
 }
 const kQueue = Symbol('ikukantai.queue');
 type QueuedSocket = Socket & { [kQueue]?: SocketQueue };
+type QueuedResponse = ServerResponse & { [kQueue]?: SocketQueue };
+
+/** An error answered before any Exchange exists (drain, framing, routing). */
+function rejectEarly(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse, code: ErrorCode, detail?: string): void {
+  ctx.metrics.rejected.labels(code).inc();
+  ctx.logger.warn('request_rejected', { code, msg: detail });
+  const status = sendError(req, res, code);
+  ctx.requestMetrics.record('', '', status, '', undefined);
+}
 
 export function createFrontServer(ctx: ProxyContext, hop: Hop, drain: DrainState, tunnels: Tunnels): Server {
   const server = createServer({
@@ -59,13 +68,7 @@ export function createFrontServer(ctx: ProxyContext, hop: Hop, drain: DrainState
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const startedAt = ctx.clock.now();
-    const rejectEarly = (code: ErrorCode, detail?: string): void => {
-      ctx.metrics.rejected.labels(code).inc();
-      ctx.logger.warn('request_rejected', { code, msg: detail });
-      const status = sendError(req, res, code);
-      ctx.requestMetrics.record('', '', status, '', undefined);
-    };
-    if (drain.closed) return rejectEarly('draining');
+    if (drain.closed) return rejectEarly(ctx, req, res, 'draining');
     try {
       validateRequest(req);
       if (isProbe(req)) {
@@ -83,8 +86,23 @@ export function createFrontServer(ctx: ProxyContext, hop: Hop, drain: DrainState
       });
     } catch (err) {
       if (!(err instanceof ProxyError)) throw err;
-      rejectEarly(err.code, err.message);
+      rejectEarly(ctx, req, res, err.code, err.message);
     }
+  };
+
+  // One listener function for every response (no closure per request): the queue rides on `res`.
+  function next(this: QueuedResponse): void {
+    const q = this[kQueue]!;
+    q.busy = false;
+    const pending = q.pending.shift();
+    if (pending) run(q, pending[0], pending[1]);
+  }
+
+  const run = (q: SocketQueue, req: IncomingMessage, res: ServerResponse): void => {
+    q.busy = true;
+    (res as QueuedResponse)[kQueue] = q;
+    res.on('close', next);
+    handle(req, res);
   };
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -96,16 +114,6 @@ export function createFrontServer(ctx: ProxyContext, hop: Hop, drain: DrainState
     }
     run(q, req, res);
   });
-
-  const run = (q: SocketQueue, req: IncomingMessage, res: ServerResponse): void => {
-    q.busy = true;
-    res.once('close', () => {
-      q.busy = false;
-      const next = q.pending.shift();
-      if (next) run(q, next[0], next[1]);
-    });
-    handle(req, res);
-  };
 
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     if (drain.closed) return sendRawError(socket, 'draining');

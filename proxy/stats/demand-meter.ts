@@ -11,7 +11,6 @@
 // tick and `peek` for a poke.
 
 import type { Clock } from '../../lib/clock.ts';
-import { revisionKey } from '../../lib/model.ts';
 
 export interface RevisionDemand {
   namespace: string;
@@ -37,7 +36,8 @@ interface Tally {
 
 export class DemandMeter {
   readonly #clock: Clock;
-  readonly #tallies = new Map<string, Tally>();
+  /** namespace → name → tally: no key string built per request (enter/leave run on every request). */
+  readonly #tallies = new Map<string, Map<string, Tally>>();
   #intervalStart: number;
 
   constructor(clock: Clock) {
@@ -45,31 +45,38 @@ export class DemandMeter {
     this.#intervalStart = clock.now();
   }
 
-  /** A request for this revision entered at this node (counts in `requests`, and +1 concurrency until `leave`). */
-  enter(namespace: string, name: string): void {
-    const key = revisionKey(namespace, name);
-    let t = this.#tallies.get(key);
-    if (t === undefined) {
-      t = { namespace, name, open: 0, area: 0, since: this.#clock.now(), requests: 0 };
-      this.#tallies.set(key, t);
+  /**
+   * A request for this revision entered at this node (counts in `requests`, and +1 concurrency until
+   * `leave`). `now` saves a clock read when the caller has just taken one.
+   */
+  enter(namespace: string, name: string, now = this.#clock.now()): void {
+    let byName = this.#tallies.get(namespace);
+    if (byName === undefined) {
+      byName = new Map();
+      this.#tallies.set(namespace, byName);
     }
-    this.#advance(t);
+    let t = byName.get(name);
+    if (t === undefined) {
+      t = { namespace, name, open: 0, area: 0, since: now, requests: 0 };
+      byName.set(name, t);
+    }
+    advance(t, now);
     t.open++;
     t.requests++;
   }
 
   /** That request finished (answered, failed or client gone). */
-  leave(namespace: string, name: string): void {
-    const t = this.#tallies.get(revisionKey(namespace, name));
+  leave(namespace: string, name: string, now = this.#clock.now()): void {
+    const t = this.#tallies.get(namespace)?.get(name);
     // An unmatched leave (a caller bug) must not drive the count negative and poison every later mean.
     if (t === undefined || t.open === 0) return;
-    this.#advance(t);
+    advance(t, now);
     t.open--;
   }
 
   /** Requests of this revision that entered here and are still open. */
   open(namespace: string, name: string): number {
-    return this.#tallies.get(revisionKey(namespace, name))?.open ?? 0;
+    return this.#tallies.get(namespace)?.get(name)?.open ?? 0;
   }
 
   /**
@@ -82,16 +89,19 @@ export class DemandMeter {
     const now = this.#clock.now();
     const span = now - this.#intervalStart;
     const revisions: RevisionDemand[] = [];
-    for (const [key, t] of this.#tallies) {
-      this.#advance(t);
-      const queued = queuedNow(t.namespace, t.name);
-      revisions.push({ namespace: t.namespace, name: t.name, concurrency: mean(t, span), requests: t.requests, queued });
-      // Idle: nothing entered, nothing was open at any moment, nothing open or queued now. This
-      // report carried the 0 that tells the controller the demand is gone; later ones would only
-      // repeat it, so the revision leaves the map (a revision that is never used again costs nothing).
-      if (t.requests === 0 && t.area === 0 && t.open === 0 && queued === 0) this.#tallies.delete(key);
-      t.area = 0;
-      t.requests = 0;
+    for (const [namespace, byName] of this.#tallies) {
+      for (const [name, t] of byName) {
+        advance(t, now);
+        const queued = queuedNow(t.namespace, t.name);
+        revisions.push({ namespace: t.namespace, name: t.name, concurrency: mean(t, span), requests: t.requests, queued });
+        // Idle: nothing entered, nothing was open at any moment, nothing open or queued now. This
+        // report carried the 0 that tells the controller the demand is gone; later ones would only
+        // repeat it, so the revision leaves the map (a revision that is never used again costs nothing).
+        if (t.requests === 0 && t.area === 0 && t.open === 0 && queued === 0) byName.delete(name);
+        t.area = 0;
+        t.requests = 0;
+      }
+      if (byName.size === 0) this.#tallies.delete(namespace);
     }
     this.#intervalStart = now;
     return { intervalSeconds: span / 1000, revisions };
@@ -104,18 +114,19 @@ export class DemandMeter {
    * `intervalSeconds` is how much of the running interval has passed.
    */
   peek(namespace: string, name: string, queuedNow: QueuedNow): { intervalSeconds: number; revision: RevisionDemand } {
-    const t = this.#tallies.get(revisionKey(namespace, name));
+    const t = this.#tallies.get(namespace)?.get(name);
     return {
       intervalSeconds: (this.#clock.now() - this.#intervalStart) / 1000,
       revision: { namespace, name, concurrency: t?.open ?? 0, requests: t?.requests ?? 0, queued: queuedNow(namespace, name) },
     };
   }
+}
 
-  #advance(t: Tally): void {
-    const now = this.#clock.now();
-    t.area += t.open * (now - t.since);
-    t.since = now;
-  }
+/** Integrates `open` up to `now`; a `now` older than the last step (a caller's earlier reading) adds nothing. */
+function advance(t: Tally, now: number): void {
+  if (now <= t.since) return;
+  t.area += t.open * (now - t.since);
+  t.since = now;
 }
 
 /** Mean over the interval; over a zero-length interval the mean is the value at that instant. */
