@@ -153,7 +153,15 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
       rttProber.setPrior(rtt);
     }
     wantedProbes = new Set();
+    const cold = [...table.revisions].filter((rt) => rt.coldQueue.size > 0);
     table.apply(s);
+    // Waiters the source released (Kubernetes marked a pod ready before our probe passed); the
+    // probe's own release is `pod_probed_ready`. The cold-start bench reads either as "ready".
+    for (const rt of cold) {
+      if (rt.coldQueue.size === 0 && table.byName(rt.info.namespace, rt.info.name) === rt) {
+        logger.info('cold_start_released', { namespace: rt.info.namespace, revision: rt.info.name, msg: 'a pod is ready in the endpoint source' });
+      }
+    }
     for (const key of probing) {
       if (wantedProbes.has(key)) continue;
       probing.delete(key);

@@ -6,7 +6,8 @@
 //   (controller, `seika_patched`) → pod spawned (node agent, `agent_pod_created`) → pod process
 //   started (pod, `pod_started`) → pod listening (pod, `pod_listening`) → the proxy's probe reaches
 //   the pod (pod, `pod_first_probe` from the prober's user agent) → proxy sees it ready (node3 proxy,
-//   `pod_probed_ready`) → request forwarded (pod, `pod_first_request`) → first byte (client)
+//   `pod_probed_ready`, or `cold_start_released` when the EndpointSlice said ready first) → request
+//   forwarded (pod, `pod_first_request`) → first byte (client)
 //
 // The probe mark splits the proxy's wait for its next probe from the pod's first answer, which a
 // freshly started Node process gives slowly (its first HTTP exchange, not yet optimised code).
@@ -97,6 +98,10 @@ function first(lines: readonly LogLine[], event: string, since: number, match: (
   return undefined;
 }
 
+function earliest(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined ? a : Math.min(a, b);
+}
+
 /** Finds every mark of one cold start in the parts' logs. */
 export function timeline(f: ColdStartFacts, logs: ColdStartLogs): Timeline {
   // Log times are truncated to the millisecond, so a line written just after sending may read as
@@ -115,7 +120,10 @@ export function timeline(f: ColdStartFacts, logs: ColdStartLogs): Timeline {
     started: first(logs.pods, 'pod_started', since, isPod),
     listening: first(logs.pods, 'pod_listening', since, isPod),
     probed: first(logs.pods, 'pod_first_probe', since, (l) => isPod(l) && l['msg'] === PROBER_AGENT),
-    ready: f.podAddress === undefined ? undefined : first(logs.proxy, 'pod_probed_ready', since, (l) => isRevision(l) && l['msg'] === f.podAddress),
+    ready: earliest(
+      f.podAddress === undefined ? undefined : first(logs.proxy, 'pod_probed_ready', since, (l) => isRevision(l) && l['msg'] === f.podAddress),
+      first(logs.proxy, 'cold_start_released', since, isRevision),
+    ),
     forwarded: first(logs.pods, 'pod_first_request', since, isPod),
   };
   for (const m of MARKS) if (found[m] !== undefined) t[m] = found[m];

@@ -100,6 +100,14 @@ t.test('without a poke the patch counts from the request', async (t) => {
   t.equal(p.patched!.toFixed(1), '9.6');
 });
 
+t.test('ready is the probe or the endpoint source, whichever released the waiters first', async (t) => {
+  const l = logs(true);
+  const released = { time: at(525), event: 'cold_start_released', ...rev };
+  t.equal(timeline(facts, { ...l, proxy: [...l.proxy, released] }).ready, T0 + 525);
+  const noProbe = l.proxy.filter((x) => x.event !== 'pod_probed_ready');
+  t.equal(timeline(facts, { ...l, proxy: [...noProbe, { ...released, time: at(540) }] }).ready, T0 + 540);
+});
+
 t.test("only the proxy's probe counts, not the kubelet's", async (t) => {
   const l = logs(true);
   const pods = l.pods.map((x) => (x.event === 'pod_first_probe' ? { ...x, msg: '' } : x));

@@ -1,7 +1,8 @@
-// The cold-start poke and its bench knob (README "Running the proxy"): by default a cold request
-// pokes the controller at once, long before the next stats tick, and logs `stats_poke_sent` once
-// (the cold-start bench's "poke sent" mark); with `coldStartPoke: false` (the bench's Knative-like
-// baseline) nothing is sent until the next tick, which carries the waiting request.
+// The log lines the cold-start bench reads and the poke's bench knob (README "Running the proxy"):
+// by default a cold request pokes the controller at once, long before the next stats tick, and logs
+// `stats_poke_sent` once ("poke sent"); with `coldStartPoke: false` (the bench's Knative-like
+// baseline) nothing is sent until the next tick, which carries the waiting request. Waiters that
+// the endpoint source releases, rather than the readiness probe, log `cold_start_released`.
 
 import t, { type Test } from 'tap';
 import { once } from 'node:events';
@@ -68,4 +69,30 @@ t.test('with coldStartPoke false the controller hears of it at the next tick onl
   t.ok(await eventually(() => stats.reports.some((r) => r.revisions.some((x) => x.name === 'hello-00001' && x.queued === 1))), 'a tick carries the waiting request');
   t.equal(stats.reports.filter((r) => r.poke).length, 0, 'no poke');
   t.equal(p.logs.filter((l) => l['event'] === 'stats_poke_sent').length, 0, 'no poke logged');
+});
+
+t.test('waiters released by the endpoint source log cold_start_released', async (t) => {
+  const address = '127.0.59.3';
+  // The pod listens but fails its readiness path, so only the file can make it ready.
+  const pod = createServer((req, res) => {
+    req.resume();
+    if (req.url === '/healthz') res.writeHead(503).end();
+    else res.end('hello\n');
+  });
+  pod.listen(0, address);
+  await once(pod, 'listening');
+  const port = (pod.address() as AddressInfo).port;
+  t.teardown(() => new Promise<void>((r) => pod.close(() => r())));
+  const endpoint = { address, port, node: 'node1' };
+  const p = await startTestProxy(t, H, { revisions: [helloRevision([{ ...endpoint, ready: false }], { readinessPath: '/healthz' })] });
+  const pending = request(p.url + '/', { headers: { host: HOST } });
+  t.ok(await eventually(() => p.proxy.table.byName('default', 'hello-00001')!.coldQueue.size === 1), 'waiting');
+  p.file.write({ revisions: [helloRevision([{ ...endpoint, ready: true }], { readinessPath: '/healthz' })] });
+  const res = await pending;
+  t.equal(await res.body.text(), 'hello\n');
+  t.match(
+    p.logs.filter((l) => l['event'] === 'cold_start_released'),
+    [{ namespace: 'default', revision: 'hello-00001' }],
+  );
+  t.notOk(p.logs.some((l) => l['event'] === 'pod_probed_ready'), 'the probe never passed');
 });
