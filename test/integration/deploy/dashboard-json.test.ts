@@ -18,7 +18,7 @@ function knownSeries(): Map<string, Set<string>> {
   const add = (registry: Registry, constLabels: string[]): void => {
     for (const m of registry.getMetricsAsArray()) {
       const labels = new Set([...((m as { labelNames?: readonly string[] }).labelNames ?? []), ...constLabels]);
-      if (m instanceof Histogram || (m as { type?: string }).type === 'histogram') {
+      if (m instanceof Histogram || String((m as unknown as { type?: unknown }).type) === 'histogram') {
         out.set(`${m.name}_bucket`, new Set([...labels, 'le']));
         out.set(`${m.name}_sum`, labels);
         out.set(`${m.name}_count`, labels);
