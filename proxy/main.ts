@@ -142,7 +142,15 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
     logger,
     clock,
     demand,
-    poke: o.coldStartPoke === false ? () => {} : (ns, name) => reporter?.poke(ns, name),
+    poke:
+      o.coldStartPoke === false || reporter === undefined
+        ? () => {}
+        : (ns, name) => {
+            // Logged for the first waiter only: one line per cold start (the cold-start bench's
+            // "poke sent"), not one per request, even while the controller is unreachable.
+            if (table.byName(ns, name)?.coldQueue.size === 1) logger.info('cold_start_poke', { namespace: ns, revision: name });
+            reporter.poke(ns, name);
+          },
     coldStartTimeoutMs: o.coldStartTimeoutMs ?? 60_000,
     active: { count: 0 },
   };

@@ -2,7 +2,7 @@
 // machine's: every process of the emulated cluster runs here, so their `time` fields compare).
 // One cold start is a chain of marks, each found in the log of the part that reached it:
 //
-//   arrival (client sends) → poke sent (node3 proxy, `stats_poke_sent`) → Seika patched
+//   arrival (client sends) → poke sent (node3 proxy, `cold_start_poke`) → Seika patched
 //   (controller, `seika_patched`) → pod spawned (node agent, `agent_pod_created`) → pod process
 //   started (pod, `pod_started`) → pod listening (pod, `pod_listening`) → the proxy's probe reaches
 //   the pod (pod, `pod_first_probe` from the prober's user agent) → proxy sees it ready (node3 proxy,
@@ -111,7 +111,7 @@ export function timeline(f: ColdStartFacts, logs: ColdStartLogs): Timeline {
   const isPod = (l: LogLine): boolean => l['pod'] === f.pod;
   const t: Timeline = { arrival: f.sentAt, firstByte: f.firstByteAt };
   const found: Partial<Record<Mark, number | undefined>> = {
-    poke: first(logs.proxy, 'stats_poke_sent', since, isRevision),
+    poke: first(logs.proxy, 'cold_start_poke', since, isRevision),
     patched: first(logs.controller, 'seika_patched', since, (l) => {
       const repurika = l['repurika'] as Record<string, number> | undefined;
       return l['namespace'] === f.namespace && l['seika'] === f.seika && (repurika?.[f.node] ?? 0) > 0;

@@ -122,9 +122,6 @@ export class StatsReporter {
       return;
     }
     this.#poking.add(key);
-    // One line per poke, not per cold request (they coalesce above): `npm run bench -- coldstart`
-    // times "poke sent" from it.
-    this.#logger.info('stats_poke_sent', { namespace, revision: name });
     void this.#post(report).then((res) => {
       this.#poking.delete(key);
       if (res.ok) {

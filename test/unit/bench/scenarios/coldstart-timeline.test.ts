@@ -33,10 +33,10 @@ function logs(poke: boolean): ColdStartLogs {
   return {
     proxy: [
       // An earlier cold start's lines are ignored by time.
-      { time: at(-5000), event: 'stats_poke_sent', ...rev },
+      { time: at(-5000), event: 'cold_start_poke', ...rev },
       { time: at(-4000), event: 'pod_probed_ready', ...rev, msg: '127.0.213.1:8080' },
-      ...(poke ? [{ time: at(1), event: 'stats_poke_sent', ...rev }] : []),
-      { time: at(2), event: 'stats_poke_sent', namespace: 'default', revision: 'other' },
+      ...(poke ? [{ time: at(1), event: 'cold_start_poke', ...rev }] : []),
+      { time: at(2), event: 'cold_start_poke', namespace: 'default', revision: 'other' },
       { time: at(520), event: 'pod_probed_ready', ...rev, msg: '127.0.213.2:8080' },
       { time: at(530), event: 'pod_probed_ready', ...rev, msg: '127.0.213.1:8080' },
     ],
