@@ -4,7 +4,8 @@
 // breaker, no timeouts, and — a deliberate shortcut — no hop-by-hop header stripping (RFC 9110
 // §7.6.1) in either direction: request headers go to undici as received, which is fine for the
 // bench's plain keep-alive GETs (undici would refuse a `Transfer-Encoding` or `Keep-Alive` request
-// header). An upstream error before headers is a bare 502; after headers the client socket is cut.
+// header). An upstream error before headers is a 502 whose body is the error code; after headers
+// the client socket is cut.
 //   node bench/baseline/minimal-proxy.ts --listen 127.0.40.3:8000 --target 127.0.40.1:8080
 
 import { createServer, type OutgoingHttpHeaders } from 'node:http';
@@ -34,7 +35,7 @@ function main(): void {
       (err) => {
         if (!err) return;
         if (res.headersSent) res.destroy();
-        else res.writeHead(502).end();
+        else res.writeHead(502, { 'content-type': 'text/plain' }).end(`${(err as NodeJS.ErrnoException).code ?? err.message}\n`);
       },
     );
   });

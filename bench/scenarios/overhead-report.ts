@@ -13,7 +13,7 @@ export interface TargetMeasurement {
   /** Why it did not run (nginx missing, proxy not built); the other fields are then absent. */
   skipped?: string;
   closed?: ClosedLoadResult;
-  /** Failures during the closed-loop warm-up (they count against "0 failures" too). */
+  /** Failed start-up checks and warm-up requests (they count against "0 failures" too). */
   warmupFailures?: number;
   /** Proxy CPU (process tree, user + system) per completed request; absent for `direct`. */
   cpuUsPerRequest?: number;

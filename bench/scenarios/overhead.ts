@@ -133,18 +133,33 @@ function settingsFrom(argv: string[]): Settings | undefined {
 
 const HEADERS = { host: BENCH_HOST_HEADER };
 
-/** One request before any load: the target must answer 200 with the backend's exact body. */
-async function sanityCheck(name: string, url: string): Promise<void> {
-  const res = await request(url + '/', { headers: HEADERS, headersTimeout: 5000, bodyTimeout: 5000 });
-  const body = await res.body.text();
-  if (res.statusCode !== 200 || body !== BACKEND_BODY) {
-    throw new Error(`${name}: expected 200 "${BACKEND_BODY.trim()}", got ${res.statusCode} "${body.slice(0, 100).trim()}"`);
+/**
+ * Requests before any load: the target must answer 200 with the backend's exact body. Up to 3
+ * tries 200 ms apart, so one glitch does not end a long run; each miss is returned and counted as
+ * a failure of the target, and 3 misses end the run with what the target said.
+ */
+async function sanityCheck(name: string, url: string, backend: RunningPeer): Promise<number> {
+  let last = '';
+  for (let attempt = 0; attempt < 3; attempt++) {
+    if (attempt > 0) await new Promise((r) => setTimeout(r, 200));
+    if (!backend.child!.running()) throw new Error(`the backend exited:\n${backend.child!.output() || '(no output)'}`);
+    try {
+      const res = await request(url + '/', { headers: HEADERS, headersTimeout: 5000, bodyTimeout: 5000 });
+      const body = await res.body.text();
+      if (res.statusCode === 200 && body === BACKEND_BODY) return attempt;
+      last = `${res.statusCode} "${body.slice(0, 100).trim()}"`;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    process.stdout.write(`  ${name}: start-up check failed: ${last}\n`);
   }
+  throw new Error(`${name}: expected 200 "${BACKEND_BODY.trim()}" 3 times, last got ${last}`);
 }
 
-async function measure(target: Target, peer: RunningPeer, backendPid: number, s: Settings, cpu: ProcCpu): Promise<TargetMeasurement> {
+async function measure(target: Target, peer: RunningPeer, backend: RunningPeer, s: Settings, cpu: ProcCpu): Promise<TargetMeasurement> {
   const say = (what: string): void => void process.stdout.write(`  ${target.name}: ${what}\n`);
-  await sanityCheck(target.name, peer.url);
+  const checkFailures = await sanityCheck(target.name, peer.url, backend);
+  const backendPid = backend.child!.pid;
   const load = { url: peer.url + '/', connections: s.connections, headers: HEADERS };
   say(`warm-up ${s.warmupS} s`);
   const warm = await closedLoad({ ...load, durationSeconds: s.warmupS }, BACKEND_BODY);
@@ -167,7 +182,7 @@ async function measure(target: Target, peer: RunningPeer, backendPid: number, s:
     name: target.name,
     about: target.about,
     closed,
-    warmupFailures: warm.failures,
+    warmupFailures: checkFailures + warm.failures,
     ...(peer.pid === undefined ? {} : { cpuUsPerRequest: (after - before) / closed.requests }),
     backendCpuUsPerRequest: (backendAfter - backendBefore) / closed.requests,
     paced,
@@ -234,7 +249,7 @@ export async function runOverhead(argv: string[]): Promise<number> {
           continue;
         }
         try {
-          measurements.push(await measure(target, peer, backend.child!.pid, s, cpu));
+          measurements.push(await measure(target, peer, backend, s, cpu));
         } finally {
           if (peer !== backend) await peer.child?.stop();
         }
