@@ -21,6 +21,7 @@ import { clusterAddresses, type ClusterAddresses } from './addresses.ts';
 import { revisionSliceName } from './agent-objects.ts';
 import { DelayRelay } from './delay-relay.ts';
 import { demoHost, demoObjects } from './demo-objects.ts';
+import { PROXY_NODE_FLAGS } from '../../proxy/node-flags.ts';
 import { startFakeApiServer, type FakeApiServer } from './fake-apiserver/server.ts';
 import { ManagedProcess } from './managed-process.ts';
 import { NodeAgent } from './node-agent.ts';
@@ -168,6 +169,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
         new ManagedProcess({
           name: `proxy ${n.name}`,
           script: PROXY_BIN,
+          nodeArgs: PROXY_NODE_FLAGS,
           logFile: join(dir, 'logs', `proxy-${n.name}.log`),
           args: [
             '--kubeconfig', api.kubeconfigPath,

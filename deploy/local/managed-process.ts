@@ -16,6 +16,8 @@ export interface ManagedProcessOptions {
   args: readonly string[];
   logFile: string;
   env?: NodeJS.ProcessEnv;
+  /** Node/V8 flags before the script (e.g. the proxy's PROXY_NODE_FLAGS). */
+  nodeArgs?: readonly string[];
 }
 
 export class ManagedProcess {
@@ -32,7 +34,7 @@ export class ManagedProcess {
     this.logFile = opts.logFile;
     this.#log = createWriteStream(opts.logFile, { flags: 'a' });
     // stdin is the lifeline (lifeline.ts): it closes when this process dies, however it dies.
-    this.#child = spawn(process.execPath, ['--import', LIFELINE, opts.script, ...opts.args], {
+    this.#child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', LIFELINE, opts.script, ...opts.args], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, ...opts.env },
     });

@@ -4,6 +4,7 @@
 // root filesystem, and the wiring between objects (Secret names, Service names, ports, flags) holds.
 // No cluster is involved; what a live cluster would add is listed in deploy/README.md.
 
+import { PROXY_NODE_FLAGS } from '../../../proxy/node-flags.ts';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -96,7 +97,7 @@ if (!(await kubectlAvailable())) {
     t.equal(c.livenessProbe.httpGet.path, '/healthz');
     t.equal(c.readinessProbe.httpGet.port, 'metrics', 'probes hit the admin port, never 8012');
     t.ok(c.resources.requests.cpu && c.resources.requests.memory && c.resources.limits.memory, 'resources set');
-    t.same(c.command, ['node', 'proxy/bin.ts']);
+    t.same(c.command, ['node', ...PROXY_NODE_FLAGS, 'proxy/bin.ts'], 'the V8 flags of proxy/node-flags.ts');
     t.equal(proxy.spec.template.spec.serviceAccountName, 'ikukantai-proxy');
 
     const flags = new Map<string, string>(c.args.map((a: string) => a.replace(/^--/, '').split(/=(.*)/s).slice(0, 2) as [string, string]));

@@ -3,6 +3,7 @@
 // whole response ("Aborts"). The proxy is the real bin in a child process so its RSS is its own;
 // the pod and the client live in this test process and checksum every byte at both ends.
 
+import { PROXY_NODE_FLAGS } from '../../../proxy/node-flags.ts';
 import t, { type Test } from 'tap';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -28,7 +29,7 @@ const BIN = fileURLToPath(new URL('../../../proxy/bin.ts', import.meta.url));
 // scavenge comes only when ~64 MiB of such dead Buffers (V8's external-memory soft limit) have
 // piled up: measured here, 100 MB each way grew RSS by 24-47 MiB without the flag, about 6 MiB
 // with a forced minor GC every 20 ms, and 17-18 MiB with a 1 MiB semi-space.
-const NODE_ARGS = ['--max-semi-space-size=1'];
+const NODE_ARGS = [...PROXY_NODE_FLAGS]; // what the DaemonSet and the emulated cluster run the proxy with
 
 // A random block made distinct per chunk by its index, so a reordered or repeated chunk changes the hash.
 const BLOCK = randomBytes(CHUNK);
