@@ -159,3 +159,33 @@ t.test('peek reads one revision without closing the interval', async (t) => {
   clock.advance(600);
   t.same(meter.collect(none), { intervalSeconds: 1, revisions: [{ namespace: 'default', name: 'a', concurrency: 1.4, requests: 2, queued: 0 }] });
 });
+
+t.test("a caller's own clock reading: used as given, and an older one than the last step adds nothing", async (t) => {
+  const clock = new ManualClock();
+  const meter = new DemandMeter(clock);
+  meter.enter('default', 'a', 0);
+  meter.enter('default', 'a', 250); // 1 open for 250 ms
+  meter.leave('default', 'a', 750); // 2 open for 500 ms
+  // An arrival read before the last step (a chunked request starts a turn after its arrival) must
+  // not integrate backwards: it counts from 750 like a reading taken then.
+  meter.enter('default', 'a', 600);
+  clock.set(1000); // 2 open from 750 to 1000
+  t.same(meter.collect(none).revisions, [{ namespace: 'default', name: 'a', concurrency: (250 + 1000 + 500) / 1000, requests: 3, queued: 0 }]);
+});
+
+t.test('namespaces and names are told apart, and an idle namespace is dropped', async (t) => {
+  const clock = new ManualClock();
+  const meter = new DemandMeter(clock);
+  meter.enter('ns1', 'a');
+  meter.enter('ns2', 'a');
+  meter.enter('ns1', 'b');
+  t.equal(meter.open('ns1', 'a'), 1);
+  t.equal(meter.open('ns2', 'b'), 0);
+  for (const [ns, name] of [['ns1', 'a'], ['ns2', 'a'], ['ns1', 'b']] as const) meter.leave(ns, name);
+  clock.advance(1000);
+  t.equal(meter.collect(none).revisions.length, 3, 'the interval with the requests');
+  clock.advance(1000);
+  t.equal(meter.collect(none).revisions.length, 3, 'idle: reported once as 0');
+  clock.advance(1000);
+  t.same(meter.collect(none).revisions, [], 'then gone');
+});
