@@ -1,8 +1,9 @@
 // There is no container engine here, so the Dockerfile is replayed instead of built: its steps run
 // in temporary directories, one per stage (COPY from the repository or from an earlier stage, RUN
-// `npm ci --omit=dev` with --offline from the cache the project's own install filled, ENV), then
-// the image's command and both bins' --help run on Node 24 (this process's own binary, like the
-// node:24 image). A RUN step the replay does not know fails the test, so the Dockerfile cannot grow
+// `npm ci …` with --offline from the cache the project's own install filled, RUN `npx tsc -p …`
+// with the stage's own TypeScript, ENV), then the image's command and both bins' --help (the
+// compiled .js of package.json's bins) run on Node 24 (this process's own binary, like the node:24
+// image). A RUN step the replay does not know fails the test, so the Dockerfile cannot grow
 // steps that go untested.
 
 import { execFile } from 'node:child_process';
@@ -102,7 +103,9 @@ t.test('replay the build', async (t) => {
         break;
       case 'COPY': {
         const words = ins.args.split(/\s+/);
-        const fromStage = words[0]?.startsWith('--from=') ? stages.find((s) => s.name === words.shift()?.slice(7)) : undefined;
+        const fromName = words[0]?.startsWith('--from=') ? words.shift()!.slice(7) : undefined;
+        const fromStage = fromName === undefined ? undefined : stages.find((s) => s.name === fromName);
+        if (fromName !== undefined && !fromStage) t.fail(`COPY --from=${fromName}: no such stage`);
         const dest = words.pop() ?? '.';
         const destIn = (src: string): string => {
           const abs = posix.resolve(stage!.workdir, dest);
@@ -117,6 +120,15 @@ t.test('replay the build', async (t) => {
         break;
       }
       case 'RUN': {
+        const tsc = /^npx tsc -p (\S+)$/.exec(ins.args);
+        if (tsc) {
+          // The stage's own compiler (installed by its npm ci), run on this Node 24.
+          await run(process.execPath, [join(stage!.dir, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', tsc[1]!], {
+            cwd: stage!.dir,
+            timeout: 120_000,
+          });
+          break;
+        }
         const m = /^npm ci\b(.*)$/.exec(ins.args);
         if (!m) {
           t.fail(`RUN step the replay does not know: ${ins.args}`);
@@ -157,7 +169,8 @@ t.test('the image runs both bins on Node 24', async (t) => {
     return;
   }
   const env = { PATH: process.env['PATH'] ?? '', HOME: final.dir, ...final.env };
-  for (const [name, path] of Object.entries(pkg.bin)) {
+  for (const [name, source] of Object.entries(pkg.bin)) {
+    const path = source.replace(/\.ts$/, '.js');
     const r = await run(process.execPath, [path, '--help'], { cwd: final.dir, env, timeout: 30_000 }).catch(
       (e: { code?: number; stdout?: string; stderr?: string }) => e,
     );

@@ -97,7 +97,7 @@ if (!(await kubectlAvailable())) {
     t.equal(c.livenessProbe.httpGet.path, '/healthz');
     t.equal(c.readinessProbe.httpGet.port, 'metrics', 'probes hit the admin port, never 8012');
     t.ok(c.resources.requests.cpu && c.resources.requests.memory && c.resources.limits.memory, 'resources set');
-    t.same(c.command, ['node', ...PROXY_NODE_FLAGS, 'proxy/bin.ts'], 'the V8 flags of proxy/node-flags.ts');
+    t.same(c.command, ['node', ...PROXY_NODE_FLAGS, 'proxy/bin.js'], 'the compiled bin, with the V8 flags of proxy/node-flags.ts');
     t.equal(proxy.spec.template.spec.serviceAccountName, 'ikukantai-proxy');
 
     const flags = new Map<string, string>(c.args.map((a: string) => a.replace(/^--/, '').split(/=(.*)/s).slice(0, 2) as [string, string]));
@@ -118,7 +118,7 @@ if (!(await kubectlAvailable())) {
   t.test('controller Deployment: 2 replicas, Lease flags, PDB', async (t) => {
     t.equal(controller.spec.replicas, 2);
     const [c] = controller.spec.template.spec.containers;
-    t.same(c.command, ['node', 'controller/bin.ts']);
+    t.same(c.command, ['node', 'controller/bin.js'], 'the compiled bin');
     t.ok(c.args.includes('--lease-namespace=ikukantai-system'), 'Lease in its own namespace');
     const adv = c.env.find((e: { name: string }) => e.name === 'IKUKANTAI_ADVERTISE_URL');
     t.match(adv?.value, /^http:\/\/\$\(POD_IP\):8080$/, 'advertises the pod IP as the Lease holder URL');
