@@ -16,7 +16,6 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { Client } from 'undici';
 import { UsageError } from '../../lib/cli.ts';
 import { parseDuration } from '../../lib/duration.ts';
@@ -25,6 +24,7 @@ import { seededRng, type Rng } from '../../lib/rng.ts';
 import { startCluster, type Cluster } from '../../deploy/local/cluster.ts';
 import { revisionSliceName } from '../../deploy/local/agent-objects.ts';
 import { writeResults } from '../support/report.ts';
+import { parseScenarioArgs } from '../support/scenario.ts';
 import {
   aimVerdicts,
   coldStartTable,
@@ -84,13 +84,7 @@ Flags:
 `;
 
 function optionsFrom(argv: string[]): Options | undefined {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: { runs: { type: 'string' }, timeout: { type: 'string' }, settings: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
-  } catch (err) {
-    throw new UsageError((err as Error).message.split('\n')[0]!);
-  }
-  const v = parsed.values;
+  const v = parseScenarioArgs(argv, { runs: { type: 'string' }, timeout: { type: 'string' }, settings: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
   if (v.help) return undefined;
   const runs = v.runs === undefined ? 6 : Number(v.runs);
   if (!Number.isInteger(runs) || runs < 1 || runs > 50) throw new UsageError(`--runs wants a whole number from 1 to 50, got "${v.runs}"`);

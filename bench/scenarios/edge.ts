@@ -14,13 +14,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 import { UsageError } from '../../lib/cli.ts';
 import { BALANCERS, type BalancerKind } from '../../proxy/balance/picker.ts';
 import { defaultTopology } from '../../deploy/local/topology.ts';
 import { ChildSet } from '../support/children.ts';
 import { fileStamp, RESULTS_DIR, writeResults } from '../support/report.ts';
+import { parseScenarioArgs, positiveFlag } from '../support/scenario.ts';
 import { EdgeCluster } from './edge-cluster.ts';
 import { EdgeClient, servedBy } from './edge-load.ts';
 import { edgeSvg, edgeTable, formatVerdicts, makeRow, mustFailed, ORACLE, verdicts, withRatios, type EdgeRow } from './edge-report.ts';
@@ -48,44 +48,28 @@ Flags:
   --strategies A,B     balancers to run (default all: ${BALANCERS.join(',')}); the oracle always runs
 `;
 
-function positive(name: string, text: string | undefined, fallback: number): number {
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!(n > 0) || !Number.isFinite(n)) throw new UsageError(`--${name} wants a positive number, got "${text}"`);
-  return n;
-}
-
 function settingsFrom(argv: string[]): Settings | undefined {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      options: {
-        rate: { type: 'string' },
-        duration: { type: 'string' },
-        slice: { type: 'string' },
-        warmup: { type: 'string' },
-        'pods-per-node': { type: 'string' },
-        strategies: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message.split('\n')[0]!);
-  }
-  const v = parsed.values;
+  const v = parseScenarioArgs(argv, {
+    rate: { type: 'string' },
+    duration: { type: 'string' },
+    slice: { type: 'string' },
+    warmup: { type: 'string' },
+    'pods-per-node': { type: 'string' },
+    strategies: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (v.help) return undefined;
   const strategies = v.strategies === undefined ? [...BALANCERS] : v.strategies.split(',');
   const unknown = strategies.filter((s) => !(BALANCERS as readonly string[]).includes(s));
   if (unknown.length) throw new UsageError(`unknown strategy "${unknown[0]}" (one of: ${BALANCERS.join(', ')})`);
-  const pods = Math.round(positive('pods-per-node', v['pods-per-node'], 2));
+  const pods = Math.round(positiveFlag('pods-per-node', v['pods-per-node'], 2));
   // Pod hosts are 127.0.(50+k).1–254.
   if (pods > 254) throw new UsageError(`--pods-per-node at most 254, got ${pods}`);
   return {
-    rate: positive('rate', v.rate, 200),
-    durationS: positive('duration', v.duration, 10),
-    sliceS: positive('slice', v.slice, 1),
-    warmupS: positive('warmup', v.warmup, 3),
+    rate: positiveFlag('rate', v.rate, 200),
+    durationS: positiveFlag('duration', v.duration, 10),
+    sliceS: positiveFlag('slice', v.slice, 1),
+    warmupS: positiveFlag('warmup', v.warmup, 3),
     podsPerNode: pods,
     strategies: strategies as BalancerKind[],
   };

@@ -10,7 +10,6 @@
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { request } from 'undici';
 import { UsageError } from '../../lib/cli.ts';
 import { BACKEND_BODY } from '../support/backend-server.ts';
@@ -33,6 +32,7 @@ import {
 } from '../support/peers.ts';
 import { ProcCpu } from '../support/proc-cpu.ts';
 import { fileStamp, RESULTS_DIR, writeResults } from '../support/report.ts';
+import { parseScenarioArgs, positiveFlag } from '../support/scenario.ts';
 import {
   closedTable,
   combineRounds,
@@ -86,46 +86,30 @@ Flags:
   --profile            then profile our proxy under load (--cpu-prof) and print the top 15 functions
 `;
 
-function positive(name: string, text: string | undefined, fallback: number): number {
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!(n > 0) || !Number.isFinite(n)) throw new UsageError(`--${name} wants a positive number, got "${text}"`);
-  return n;
-}
-
 function settingsFrom(argv: string[]): Settings | undefined {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      options: {
-        duration: { type: 'string' },
-        warmup: { type: 'string' },
-        connections: { type: 'string' },
-        rate: { type: 'string' },
-        'paced-duration': { type: 'string' },
-        rounds: { type: 'string' },
-        targets: { type: 'string' },
-        profile: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message.split('\n')[0]!);
-  }
-  const v = parsed.values;
+  const v = parseScenarioArgs(argv, {
+    duration: { type: 'string' },
+    warmup: { type: 'string' },
+    connections: { type: 'string' },
+    rate: { type: 'string' },
+    'paced-duration': { type: 'string' },
+    rounds: { type: 'string' },
+    targets: { type: 'string' },
+    profile: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (v.help) return undefined;
   const names = TARGETS.map((t) => t.name);
   const targets = v.targets === undefined ? names : ['direct', ...v.targets.split(',').filter((n) => n !== 'direct')];
   const unknown = targets.filter((t) => !names.includes(t));
   if (unknown.length) throw new UsageError(`unknown target "${unknown[0]}" (one of: ${names.join(', ')})`);
   return {
-    durationS: positive('duration', v.duration, 10),
-    warmupS: positive('warmup', v.warmup, 2),
-    connections: Math.round(positive('connections', v.connections, 50)),
-    rate: positive('rate', v.rate, 1000),
-    pacedS: positive('paced-duration', v['paced-duration'], 10),
-    rounds: Math.round(positive('rounds', v.rounds, 1)),
+    durationS: positiveFlag('duration', v.duration, 10),
+    warmupS: positiveFlag('warmup', v.warmup, 2),
+    connections: Math.round(positiveFlag('connections', v.connections, 50)),
+    rate: positiveFlag('rate', v.rate, 1000),
+    pacedS: positiveFlag('paced-duration', v['paced-duration'], 10),
+    rounds: Math.round(positiveFlag('rounds', v.rounds, 1)),
     targets,
     profile: v.profile ?? false,
   };
