@@ -6,6 +6,7 @@
 // the raw samples for the share under 20 ms and where requests went.
 
 import { Pool } from 'undici';
+import { paceSends } from '../support/paced-load.ts';
 
 export interface EdgeClientOptions {
   /** Origin and path, e.g. `http://127.0.50.3:8012/`. */
@@ -68,7 +69,7 @@ export class EdgeClient {
     const interval = 1000 / rate;
     const total = Math.round((durationMs / 1000) * rate);
     const r = this.#result;
-    const send = async (scheduled: number): Promise<void> => {
+    const send = async (_i: number, scheduled: number): Promise<void> => {
       const t0 = performance.now();
       let node: string | undefined;
       try {
@@ -85,25 +86,7 @@ export class EdgeClient {
       if (node === undefined) r.failures++;
       else r.samples.push({ ms, node });
     };
-    await new Promise<void>((resolve) => {
-      const start = performance.now();
-      let next = 0;
-      let outstanding = 0;
-      const finishOne = (): void => {
-        if (--outstanding === 0 && next >= total) resolve();
-      };
-      const tick = (): void => {
-        const now = performance.now();
-        while (next < total && start + next * interval <= now) {
-          outstanding++;
-          void send(start + next * interval).finally(finishOne);
-          next++;
-        }
-        if (next < total) setTimeout(tick, Math.max(0, start + next * interval - performance.now()));
-        else if (outstanding === 0) resolve();
-      };
-      tick();
-    });
+    await paceSends(total, interval, send);
   }
 
   close(): Promise<void> {

@@ -51,8 +51,6 @@ export async function pacedLoad(opts: PacedLoadOptions): Promise<PacedLoadResult
   const latencies: number[] = [];
   const late: number[] = [];
   let failures = 0;
-  let outstanding = 0;
-  let next = 0;
 
   const send = async (i: number, scheduled: number): Promise<void> => {
     const t0 = performance.now();
@@ -72,23 +70,7 @@ export async function pacedLoad(opts: PacedLoadOptions): Promise<PacedLoadResult
   };
 
   try {
-    await new Promise<void>((resolve) => {
-      const start = performance.now();
-      const finishOne = (): void => {
-        if (--outstanding === 0 && next >= total) resolve();
-      };
-      const tick = (): void => {
-        const now = performance.now();
-        while (next < total && start + next * interval <= now) {
-          outstanding++;
-          void send(next, start + next * interval).finally(finishOne);
-          next++;
-        }
-        if (next < total) setTimeout(tick, Math.max(0, start + next * interval - performance.now()));
-        else if (outstanding === 0) resolve();
-      };
-      tick();
-    });
+    await paceSends(total, interval, send);
   } finally {
     await pool.close();
   }
@@ -98,4 +80,31 @@ export async function pacedLoad(opts: PacedLoadOptions): Promise<PacedLoadResult
     latencyMs: summarize(latencies),
     lateMs: summarize(late),
   };
+}
+
+/**
+ * The open-loop schedule: send i starts at start + i × intervalMs whether or not earlier ones have
+ * answered (a late timer sends every overdue request at once, so slowness never thins the load).
+ * Resolves when all `total` sends have settled; `send` must not reject.
+ */
+export function paceSends(total: number, intervalMs: number, send: (i: number, scheduledAt: number) => Promise<void>): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const start = performance.now();
+    let next = 0;
+    let outstanding = 0;
+    const finishOne = (): void => {
+      if (--outstanding === 0 && next >= total) resolve();
+    };
+    const tick = (): void => {
+      const now = performance.now();
+      while (next < total && start + next * intervalMs <= now) {
+        outstanding++;
+        void send(next, start + next * intervalMs).finally(finishOne);
+        next++;
+      }
+      if (next < total) setTimeout(tick, Math.max(0, start + next * intervalMs - performance.now()));
+      else if (outstanding === 0) resolve();
+    };
+    tick();
+  });
 }
