@@ -88,12 +88,4 @@ export function seikaSpec(api: FakeApiServer): Record<string, number> {
   return s?.spec?.repurika ?? {};
 }
 
-/** Polls `check` every 20 ms until it returns true; fails after `ms`. */
-export async function until(what: string, check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+export { until } from '../../support/until.ts';

@@ -15,14 +15,7 @@ import {
 import t, { type Test } from 'tap';
 import { Agent, request } from 'undici';
 import { startFakeApiServer, type FakeApiServer } from '../../../deploy/local/fake-apiserver/server.ts';
-
-async function until(what: string, cond: () => boolean, deadlineMs = 10_000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+import { until } from '../../support/until.ts';
 
 async function setup(t: Test): Promise<{ api: FakeApiServer; kc: KubeConfig }> {
   const api = await startFakeApiServer({ host: '127.0.0.1', port: 0 });

@@ -6,16 +6,9 @@ import { DiscoveryV1Api, KubeConfig, makeInformer, type V1EndpointSlice } from '
 import t, { type Test } from 'tap';
 import { Agent, request } from 'undici';
 import { startFakeApiServer, type FakeApiServer, type FakeApiServerOptions } from '../../../deploy/local/fake-apiserver/server.ts';
+import { until } from '../../support/until.ts';
 
 const SLICES = '/apis/discovery.k8s.io/v1/namespaces/default/endpointslices';
-
-async function until(what: string, cond: () => boolean, deadlineMs = 10_000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 function slice(name: string, address = '127.0.61.1'): V1EndpointSlice {
   return {

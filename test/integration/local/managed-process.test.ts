@@ -6,6 +6,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManagedProcess } from '../../../deploy/local/managed-process.ts';
+import { until as waitUntil } from '../../support/until.ts';
 
 const MANAGED = new URL('../../../deploy/local/managed-process.ts', import.meta.url).href;
 
@@ -25,13 +26,9 @@ function alive(pid: number): boolean {
   }
 }
 
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+// This file's waits are longer than the shared default.
+const until = (what: string, cond: () => boolean | Promise<boolean>, deadlineMs = 20_000): Promise<void> =>
+  waitUntil(what, cond, deadlineMs);
 
 t.test('ready, stopped, and an early exit explains itself', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'managed-'));

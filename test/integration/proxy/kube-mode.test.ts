@@ -10,18 +10,11 @@ import { memoryLogger } from '../../../lib/log.ts';
 import { createKubeSource } from '../../../proxy/endpoints/kube-source.ts';
 import { startProxy } from '../../../proxy/main.ts';
 import { hello, startBackend, type Backend } from '../../support/proxy-harness.ts';
+import { until } from '../../support/until.ts';
 
 // Loopback range for this file: 127.0.63.x
 const PROXY = '127.0.63.1';
 const HOST = 'hello.default.svc.cluster.local';
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, deadlineMs = 10_000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 interface Pod {
   backend: Backend;

@@ -7,14 +7,7 @@ import { startFakeApiServer, type FakeApiServer, type GoneMode } from '../../../
 import { memoryLogger } from '../../../lib/log.ts';
 import type { Snapshot } from '../../../lib/model.ts';
 import { createKubeSource } from '../../../proxy/endpoints/kube-source.ts';
-
-async function until(what: string, cond: () => boolean, deadlineMs = 10_000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+import { until } from '../../support/until.ts';
 
 interface Ep {
   ip: string;

@@ -4,17 +4,10 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { memoryLogger } from '../../../lib/log.ts';
 import { ReadinessProber } from '../../../proxy/coldstart/readiness-prober.ts';
+import { until } from '../../support/until.ts';
 
 // Pods listen on 127.0.80.10–13; probes leave from 127.0.80.3 (the proxy's node address).
 const SOURCE = '127.0.80.3';
-
-async function until(what: string, cond: () => boolean, deadlineMs = 10_000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** Counts a server's connections: all accepted, open now, the most open at once, their sources. */
 function track(server: net.Server): { accepted: number; open: number; peak: number; sources: Set<string> } {

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { request } from 'undici';
 import { rawRequest } from '../../support/raw-http.ts';
-import { helloRevision, hello, HOST, startBackend, startTestProxy } from '../../support/proxy-harness.ts';
+import { eventually, helloRevision, hello, HOST, startBackend, startTestProxy } from '../../support/proxy-harness.ts';
 
 // Loopback range for this file: 127.0.31.x
 const H = '127.0.31.1';
@@ -142,18 +142,10 @@ t.test('504 upstream_timeout at the revision timeout; the pod connection is drop
   t.equal(r.statusCode, 504);
   t.equal(r.headers['ikukantai-error'], 'upstream_timeout');
   await r.body.text();
-  t.ok(await eventuallyTrue(() => closed === 1), 'the pod connection was destroyed');
+  t.ok(await eventually(() => closed === 1), 'the pod connection was destroyed');
 });
 
 async function waitForEndpoint(p: { proxy: { table: { byName(ns: string, n: string): { endpoints: Map<string, unknown> } | undefined } } }, port: number): Promise<void> {
-  await eventuallyTrue(() => [...(p.proxy.table.byName('default', 'hello-00001')?.endpoints.keys() ?? [])].some((k) => k.endsWith(`:${port}`)));
+  await eventually(() => [...(p.proxy.table.byName('default', 'hello-00001')?.endpoints.keys() ?? [])].some((k) => k.endsWith(`:${port}`)));
 }
 
-async function eventuallyTrue(check: () => boolean): Promise<boolean> {
-  const end = Date.now() + 5000;
-  while (!check()) {
-    if (Date.now() > end) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return true;
-}

@@ -6,6 +6,7 @@ import { memoryLogger } from '../../../lib/log.ts';
 import type { Snapshot } from '../../../lib/model.ts';
 import { StaticFileError } from '../../../proxy/endpoints/static-file.ts';
 import { createStaticSource } from '../../../proxy/endpoints/static-source.ts';
+import { until } from '../../support/until.ts';
 
 const fixture = readFileSync(new URL('../../fixtures/endpoints-example.yaml', import.meta.url), 'utf8');
 
@@ -18,14 +19,6 @@ function fileWith(...names: string[]): string {
       endpoints: [{ address: '127.0.11.1', port: 8080 + i, node: 'node1' }],
     })),
   });
-}
-
-async function until(what: string, cond: () => boolean, deadlineMs = 10_000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 function names(s: Snapshot | undefined): string[] {

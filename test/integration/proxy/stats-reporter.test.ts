@@ -5,6 +5,7 @@ import { ManualClock } from '../../../lib/clock.ts';
 import { memoryLogger } from '../../../lib/log.ts';
 import { DemandMeter } from '../../../proxy/stats/demand-meter.ts';
 import { StatsReporter, type StatsReport } from '../../../proxy/stats/stats-reporter.ts';
+import { until as waitUntil } from '../../support/until.ts';
 
 const HOST = '127.0.80.1';
 // The reporter's source address, distinct from the server's, to see localAddress applied.
@@ -68,13 +69,9 @@ class StatsServer {
   }
 }
 
-async function until(what: string, cond: () => boolean, deadlineMs = 15_000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+// This file's waits are longer than the shared default.
+const until = (what: string, cond: () => boolean | Promise<boolean>, deadlineMs = 15_000): Promise<void> =>
+  waitUntil(what, cond, deadlineMs);
 
 t.test('a tick carries the meter numbers, the token and the rtt', async (t) => {
   const server = new StatsServer();

@@ -5,6 +5,7 @@ import { RttProber } from '../../../../proxy/stats/rtt-prober.ts';
 import { createProxyMetrics } from '../../../../proxy/proxy-metrics.ts';
 import { memoryLogger } from '../../../../lib/log.ts';
 import { symmetricRtt, type Peer } from '../../../../lib/model.ts';
+import { until } from '../../../support/until.ts';
 
 // Loopback range of this test file: 127.0.70.0/24.
 
@@ -34,14 +35,6 @@ async function deadPort(host: string): Promise<number> {
   const s = await listen(host, () => {});
   await shut(s);
   return s.port;
-}
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, deadlineMs = 10_000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 const ok = (_req: IncomingMessage, res: ServerResponse): void => {
