@@ -31,7 +31,7 @@ try {
 
 const logger = createLogger({ node: config.nodeName, level: config.logLevel });
 
-async function makeSource(c: ProxyConfig, rtt: Map<string, Map<string, number>> | undefined): Promise<EndpointSource> {
+async function makeSource(c: ProxyConfig): Promise<EndpointSource> {
   if (c.endpoints !== undefined) return createStaticSource({ file: c.endpoints, nodeName: c.nodeName, logger });
   const { createKubeSource } = await import('./endpoints/kube-source.ts');
   return createKubeSource({
@@ -39,14 +39,13 @@ async function makeSource(c: ProxyConfig, rtt: Map<string, Map<string, number>> 
     nodeName: c.nodeName,
     upstreamPortName: c.upstreamPortName,
     peerService: c.peerService,
-    rtt,
     logger,
   });
 }
 
 try {
   const rtt = config.rttFile !== undefined ? readRttFile(config.rttFile) : undefined;
-  const source = await makeSource(config, rtt);
+  const source = await makeSource(config);
   const proxy = await startProxy({
     node: config.nodeName,
     source,

@@ -27,7 +27,6 @@ export interface KubeSourceOptions {
   upstreamPortName: string;
   /** `namespace/name` of the Service whose EndpointSlices list the peer proxies. */
   peerService: string;
-  rtt?: Map<string, Map<string, number>>;
   logger: Logger;
   clock?: Clock;
   /** Shortest gap between two snapshots (default 20 ms). */
@@ -49,7 +48,6 @@ export function createKubeSource(opts: KubeSourceOptions): EndpointSource {
   else kc.loadFromCluster();
   const discovery = kc.makeApiClient(DiscoveryV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
-  const rtt = opts.rtt ?? new Map<string, Map<string, number>>();
 
   let onSnapshot: ((s: Snapshot) => void) | undefined;
   let synced = false;
@@ -63,7 +61,6 @@ export function createKubeSource(opts: KubeSourceOptions): EndpointSource {
       revisions: revisions.list(),
       peerSlices: peers.list(),
       upstreamPortName,
-      rtt,
     });
 
   const emit = (): void => {

@@ -47,7 +47,6 @@ export interface SliceMappingInput {
   revisions: readonly RevisionLike[];
   peerSlices: readonly EndpointSliceLike[];
   upstreamPortName: string;
-  rtt: Map<string, Map<string, number>>;
 }
 
 function usableAddressType(s: EndpointSliceLike): boolean {
@@ -170,7 +169,8 @@ export function mapSnapshot(input: SliceMappingInput): Snapshot {
   for (const [key, byAddr] of merged) revs.get(key)!.endpoints = [...byAddr.values()];
 
   const revisions = [...revs.values()].sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
-  return { revisions, peers: mapPeers(input.peerSlices), rtt: input.rtt };
+  // The API has no RTT: the prior comes from --rtt-file through the proxy's own options.
+  return { revisions, peers: mapPeers(input.peerSlices), rtt: new Map() };
 }
 
 /** One peer proxy per node from the peer Service's slices, preferring ready, non-terminating ones. */

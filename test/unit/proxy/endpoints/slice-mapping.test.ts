@@ -36,7 +36,7 @@ function revision(name: string, svc: string | undefined, opts: { created?: strin
 }
 
 const map = (slices: EndpointSliceLike[], revisions: RevisionLike[] = [], upstreamPortName = 'http') =>
-  mapSnapshot({ slices, revisions, peerSlices: [], upstreamPortName, rtt: new Map() });
+  mapSnapshot({ slices, revisions, peerSlices: [], upstreamPortName });
 
 t.test('endpoint conditions', async (t) => {
   const table: Array<[string, Parameters<typeof endpointState>[0], { ready: boolean; terminating: boolean }]> = [
