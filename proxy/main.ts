@@ -74,17 +74,16 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
   const metrics = createProxyMetrics(o.node, undefined, function* () {
     for (const rt of table.revisions) {
       const { namespace, name } = rt.info;
-      yield { namespace, name, inflight: rt.throttler.inflight, queued: rt.coldQueue.size + rt.throttler.queued };
+      yield { namespace, name, inflight: rt.throttler.inflight, queued: rt.queued };
     }
   });
   const logger = o.logger;
   const pools = new UpstreamPools({ localAddress: o.nodeAddress });
   const prober = new ReadinessProber({ intervalMs: o.probeIntervalMs, localAddress: o.nodeAddress, logger });
-  let rtt = o.rtt ?? new Map<string, Map<string, number>>();
   const rttProber = new RttProber({
     node: o.node,
     peers: () => table.peers.values(),
-    prior: rtt,
+    prior: o.rtt ?? new Map(),
     metrics: metrics.nodeRtt,
     localAddress: o.nodeAddress,
     intervalMs: o.rttIntervalMs,
@@ -113,10 +112,7 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
     },
   });
   const demand = new DemandMeter(clock);
-  const queuedNow = (ns: string, name: string): number => {
-    const rt = table.byName(ns, name);
-    return rt ? rt.coldQueue.size + rt.throttler.queued : 0;
-  };
+  const queuedNow = (ns: string, name: string): number => table.byName(ns, name)?.queued ?? 0;
   const reporter =
     o.controller && o.statsToken
       ? new StatsReporter({
@@ -156,10 +152,7 @@ export async function startProxy(o: ProxyOptions): Promise<RunningProxy> {
   };
 
   const onSnapshot = (s: Snapshot): void => {
-    if (s.rtt.size > 0) {
-      rtt = mergeRtt(o.rtt, s.rtt);
-      rttProber.setPrior(rtt);
-    }
+    if (s.rtt.size > 0) rttProber.setPrior(mergeRtt(o.rtt, s.rtt));
     wantedProbes = new Set();
     const cold = [...table.revisions].filter((rt) => rt.coldQueue.size > 0);
     table.apply(s);

@@ -58,6 +58,11 @@ export class RevisionRuntime {
   get timeoutMs(): number {
     return this.info.timeoutSeconds * 1000;
   }
+
+  /** Requests of this revision waiting here: for a first ready pod, or for a local pod's slot. */
+  get queued(): number {
+    return this.coldQueue.size + this.throttler.queued;
+  }
 }
 
 export class RevisionTable {
