@@ -16,7 +16,7 @@ import type { RevisionRuntime } from '../endpoints/revision-table.ts';
 import { ProxyError } from '../errors.ts';
 import type { Hop } from '../pipeline/exchange.ts';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from '../pipeline/headers.ts';
-import { sendRawError } from '../pipeline/reject.ts';
+import { noteRejection, sendRawError } from '../pipeline/reject.ts';
 
 export class Tunnels {
   readonly #open = new Set<Socket>();
@@ -152,8 +152,7 @@ class UpgradeHandler implements Dispatcher.DispatchHandler {
       this.#client.destroy();
       return;
     }
-    this.#ctx.metrics.rejected.labels('upstream_unreachable').inc();
-    this.#ctx.logger.warn('request_rejected', { code: 'upstream_unreachable', namespace: this.#rt.info.namespace, revision: this.#rt.info.name, msg: err.message });
+    noteRejection(this.#ctx, 'upstream_unreachable', { namespace: this.#rt.info.namespace, revision: this.#rt.info.name, msg: err.message });
     this.#record(502);
     sendRawError(this.#client, 'upstream_unreachable');
   }

@@ -16,7 +16,7 @@ import type { Ticket } from '../concurrency/wait-queue.ts';
 import { ProxyError, type ErrorCode } from '../errors.ts';
 import { Attempt, type AttemptEvents } from '../forward/forwarder.ts';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from './headers.ts';
-import { sendError } from './reject.ts';
+import { noteRejection, sendError } from './reject.ts';
 
 /** Where the request came from: a client through the local gateway, or a peer proxy. */
 export type Hop = 'ingress' | 'peer';
@@ -271,8 +271,7 @@ export class Exchange implements AttemptEvents {
   #fail(code: ErrorCode, detail?: string): void {
     if (this.#finished) return;
     const ctx = this.#ctx;
-    ctx.metrics.rejected.labels(code).inc();
-    ctx.logger.warn('request_rejected', this.#fields({ code, msg: detail }));
+    noteRejection(ctx, code, this.#fields({ msg: detail }));
     if (this.#res.headersSent) {
       this.#res.destroy();
       return this.#finish(this.#status);

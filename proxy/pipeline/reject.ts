@@ -5,7 +5,15 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { LogFields } from '../../lib/log.ts';
+import type { ProxyContext } from '../context.ts';
 import { ERRORS, type ErrorCode } from '../errors.ts';
+
+/** The log line and the metric every error the proxy makes carries (DESIGN.md §2 "Errors"). */
+export function noteRejection(ctx: Pick<ProxyContext, 'metrics' | 'logger'>, code: ErrorCode, fields?: LogFields): void {
+  ctx.metrics.rejected.labels(code).inc();
+  ctx.logger.warn('request_rejected', { ...fields, code });
+}
 
 const CLOSE_STATUSES = new Set([400, 408, 413, 431]);
 

@@ -12,7 +12,7 @@ import type { ProxyContext } from '../context.ts';
 import { ProxyError, type ErrorCode } from '../errors.ts';
 import { Exchange, type Hop } from '../pipeline/exchange.ts';
 import { answerProbe, isProbe } from '../pipeline/probe.ts';
-import { sendError, sendRawError } from '../pipeline/reject.ts';
+import { noteRejection, sendError, sendRawError } from '../pipeline/reject.ts';
 import { routeRequest } from '../pipeline/route.ts';
 import { MAX_HEADER_BYTES, validateRequest } from '../pipeline/validate.ts';
 import type { Tunnels } from '../forward/tunnel.ts';
@@ -44,8 +44,7 @@ type QueuedResponse = ServerResponse & { [kQueue]?: SocketQueue };
 
 /** An error answered before any Exchange exists (drain, framing, routing). */
 function rejectEarly(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse, code: ErrorCode, detail?: string): void {
-  ctx.metrics.rejected.labels(code).inc();
-  ctx.logger.warn('request_rejected', { code, msg: detail });
+  noteRejection(ctx, code, { msg: detail });
   const status = sendError(req, res, code);
   ctx.requestMetrics.record('', '', status, '', undefined);
 }
@@ -123,8 +122,7 @@ export function createFrontServer(ctx: ProxyContext, hop: Hop, drain: DrainState
       tunnels.open(ctx, req, socket, head, rt, hop);
     } catch (err) {
       if (!(err instanceof ProxyError)) throw err;
-      ctx.metrics.rejected.labels(err.code).inc();
-      ctx.logger.warn('request_rejected', { code: err.code, msg: err.message });
+      noteRejection(ctx, err.code, { msg: err.message });
       sendRawError(socket, err.code);
     }
   });
@@ -135,8 +133,7 @@ export function createFrontServer(ctx: ProxyContext, hop: Hop, drain: DrainState
     // response has started on this socket no error can be framed after it.
     const inProgress = (socket as Socket & { _httpMessage?: { headersSent: boolean } })._httpMessage;
     if (err.code === 'ECONNRESET' || !socket.writable || inProgress?.headersSent) return socket.destroy();
-    ctx.metrics.rejected.labels(code).inc();
-    ctx.logger.warn('request_rejected', { code, msg: err.code ?? err.message });
+    noteRejection(ctx, code, { msg: err.code ?? err.message });
     ctx.requestMetrics.record('', '', PARSER_STATUS[code] ?? 400, '', undefined);
     sendRawError(socket, code);
   });
