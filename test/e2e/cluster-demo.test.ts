@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
+import { alive } from '../support/alive.ts';
 
 const DEMO = fileURLToPath(new URL('../../deploy/local/demo.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -32,15 +33,6 @@ function descendants(root: number): number[] {
   };
   walk(root);
   return out;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 t.test('npm start prints what to curl, serves it, and Ctrl-C leaves nothing behind', { timeout: 115_000 }, async (t) => {

@@ -8,15 +8,7 @@ import { CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@
 import { startCluster } from '../../deploy/local/cluster.ts';
 import { parseTopology, topologyDocument, defaultTopology } from '../../deploy/local/topology.ts';
 import { memoryLogger } from '../../lib/log.ts';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { alive } from '../support/alive.ts';
 
 async function get(url: string, host: string): Promise<{ status: number; body: string }> {
   const res = await request(url, { headers: { host } });

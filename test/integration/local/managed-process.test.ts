@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManagedProcess } from '../../../deploy/local/managed-process.ts';
 import { until as waitUntil } from '../../support/until.ts';
+import { alive } from '../../support/alive.ts';
 
 const MANAGED = new URL('../../../deploy/local/managed-process.ts', import.meta.url).href;
 
@@ -16,15 +17,6 @@ import http from 'node:http';
 const server = http.createServer((req, res) => res.end('ok')).listen(Number(process.argv[2]), '127.0.145.1');
 process.on('SIGTERM', () => { console.log('drained'); server.close(); });
 `;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 // This file's waits are longer than the shared default.
 const until = (what: string, cond: () => boolean | Promise<boolean>, deadlineMs = 20_000): Promise<void> =>

@@ -9,6 +9,7 @@ import { parseTopology } from '../../../deploy/local/topology.ts';
 import { NodeAgent } from '../../../deploy/local/node-agent.ts';
 import { memoryLogger } from '../../../lib/log.ts';
 import { seededRng } from '../../../lib/rng.ts';
+import { alive } from '../../support/alive.ts';
 
 interface Slice {
   endpoints?: Array<{ addresses: string[]; nodeName: string; conditions: { ready: boolean; serving: boolean; terminating: boolean } }>;
@@ -23,16 +24,6 @@ async function waitFor<T>(what: string, probe: () => T | undefined | false | Pro
     if (v) return v;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-function alive(pid: number | undefined): boolean {
-  if (pid === undefined) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 
