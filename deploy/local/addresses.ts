@@ -32,10 +32,20 @@ export interface NodeAddresses {
   podOctet: number;
 }
 
+export interface ControllerAddresses {
+  host: string;
+  stats: string;
+  admin: string;
+}
+
 export interface ClusterAddresses {
   offset: number;
   api: { host: string; port: number };
-  controller: { host: string; stats: string; admin: string };
+  /** The controller's address; with several replicas, the Service in front of them. */
+  controller: ControllerAddresses;
+  /** Where `count` controller replicas listen: one listens on `controller` itself; several get
+   * 127.0.<base-1>.2, .3, … and `controller` is the Service in front of them. */
+  controllerReplicas(count: number): ControllerAddresses[];
   prometheus: string;
   nodes: NodeAddresses[];
   node(name: string): NodeAddresses;
@@ -72,6 +82,11 @@ export function clusterAddresses(nodeNames: readonly string[], offset = 0): Clus
   });
   const byName = new Map(nodes.map((n) => [n.name, n]));
   const byOctet = new Map(nodes.map((n) => [n.podOctet, n.name]));
+  const controllerAt = (host: string): ControllerAddresses => ({
+    host,
+    stats: `${host}:${PORTS.controllerStats}`,
+    admin: `${host}:${PORTS.controllerAdmin}`,
+  });
   const controllerHost = `127.0.${base - 1}.1`;
   const node = (name: string): NodeAddresses => {
     const n = byName.get(name);
@@ -82,10 +97,11 @@ export function clusterAddresses(nodeNames: readonly string[], offset = 0): Clus
     offset,
     // The documented layout keeps the API where kubectl users expect a local cluster.
     api: { host: offset === 0 ? '127.0.0.1' : `127.0.${base - 2}.1`, port: PORTS.api },
-    controller: {
-      host: controllerHost,
-      stats: `${controllerHost}:${PORTS.controllerStats}`,
-      admin: `${controllerHost}:${PORTS.controllerAdmin}`,
+    controller: controllerAt(controllerHost),
+    controllerReplicas(count) {
+      if (!Number.isInteger(count) || count < 1 || count > MAX_POD_HOST - 1) throw new RangeError(`controller replicas ${count} out of 1–253`);
+      if (count === 1) return [controllerAt(controllerHost)];
+      return Array.from({ length: count }, (_, i) => controllerAt(`127.0.${base - 1}.${i + 2}`));
     },
     prometheus: `${controllerHost}:${PORTS.prometheus}`,
     nodes,

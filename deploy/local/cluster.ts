@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { parseListen } from '../../lib/cli.ts';
 import { createLogger, type Logger } from '../../lib/log.ts';
 import { clusterAddresses, type ClusterAddresses } from './addresses.ts';
 import { revisionSliceName } from './agent-objects.ts';
@@ -25,6 +26,7 @@ import { PROXY_NODE_FLAGS } from '../../proxy/node-flags.ts';
 import { startFakeApiServer, type FakeApiServer } from './fake-apiserver/server.ts';
 import { ManagedProcess } from './managed-process.ts';
 import { NodeAgent } from './node-agent.ts';
+import { ServiceRelay } from './service-relay.ts';
 import { PORTS } from './addresses.ts';
 import { loadTopology, rttBetween, topologyDocument, type Topology } from './topology.ts';
 
@@ -41,6 +43,10 @@ export interface ClusterOptions {
   proxyArgs?: readonly string[];
   /** Extra flags for the controller. */
   controllerArgs?: readonly string[];
+  /** Controller replicas (default 1). With more, each gets its own address and a Service relay on
+   * the controller address spreads the proxies' reports over them; they elect a leader on the
+   * Lease and followers forward to it, as the two-replica Deployment does in a real cluster. */
+  controllers?: number;
   /** Fake API port (default 6443). */
   apiPort?: number;
   /** Where the kubeconfig, topology, token and logs go (default a new temp dir, removed by close). */
@@ -54,6 +60,12 @@ export interface ClusterOptions {
   /** Longest wait for proxies, controller and initial pods to be ready (default 60 s: a proxy boots
    * in about 1 s on an idle machine, but took 17 s on a shared 2-core one at load 20). */
   readyTimeoutMs?: number;
+}
+
+export interface ControllerReplica {
+  statsUrl: string;
+  adminUrl: string;
+  process: ManagedProcess;
 }
 
 export interface ClusterNode {
@@ -77,7 +89,10 @@ export interface Cluster {
   addresses: ClusterAddresses;
   api: FakeApiServer;
   agents: NodeAgent[];
+  /** What the proxies report to (with replicas: the Service), and the first replica's admin URL. */
   controller?: { statsUrl: string; adminUrl: string };
+  /** Every controller replica, e.g. to kill the leader in a failover test. */
+  controllerReplicas?: ControllerReplica[];
   /** PIDs of every child process (proxies, controller, pods) right now. */
   pids(): number[];
   close(): Promise<void>;
@@ -103,10 +118,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   const tokenFile = join(dir, 'stats-token');
   await writeFile(tokenFile, randomBytes(24).toString('base64url') + '\n', { mode: 0o600 });
 
-  const relays: DelayRelay[] = [];
+  const relays: Array<DelayRelay | ServiceRelay> = [];
   const agents: NodeAgent[] = [];
   const podLogs: FileHandle[] = [];
   const children: ManagedProcess[] = [];
+  const controllerReplicas: ControllerReplica[] = [];
   let api: FakeApiServer | undefined;
   let closing: Promise<void> | undefined;
 
@@ -191,21 +207,31 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
 
     if (opts.withController) {
       if (!existsSync(CONTROLLER_BIN)) throw new Error('withController: controller/bin.ts does not exist yet');
-      const controller = new ManagedProcess({
-        name: 'controller',
-        script: CONTROLLER_BIN,
-        logFile: join(dir, 'logs', 'controller.log'),
-        args: [
-          '--kubeconfig', api.kubeconfigPath,
-          '--listen', addresses.controller.stats,
-          '--admin-listen', addresses.controller.admin,
-          '--stats-token-file', tokenFile,
-          '--rtt-file', topologyFile,
-          ...(opts.controllerArgs ?? []),
-        ],
-      });
-      children.push(controller);
-      await controller.waitReady(`http://${addresses.controller.admin}/readyz`, readyMs);
+      const count = opts.controllers ?? 1;
+      const at = addresses.controllerReplicas(count);
+      if (count > 1) {
+        const service = new ServiceRelay({ listen: parseListen(addresses.controller.stats), targets: at.map((a) => parseListen(a.stats)) });
+        await service.start();
+        relays.push(service);
+      }
+      for (const [i, a] of at.entries()) {
+        const child = new ManagedProcess({
+          name: count === 1 ? 'controller' : `controller ${i}`,
+          script: CONTROLLER_BIN,
+          logFile: join(dir, 'logs', count === 1 ? 'controller.log' : `controller-${i}.log`),
+          args: [
+            '--kubeconfig', api.kubeconfigPath,
+            '--listen', a.stats,
+            '--admin-listen', a.admin,
+            '--stats-token-file', tokenFile,
+            '--rtt-file', topologyFile,
+            ...(opts.controllerArgs ?? []),
+          ],
+        });
+        children.push(child);
+        controllerReplicas.push({ statsUrl: `http://${a.stats}`, adminUrl: `http://${a.admin}`, process: child });
+      }
+      await Promise.all(controllerReplicas.map((c) => c.process.waitReady(`${c.adminUrl}/readyz`, readyMs)));
     }
 
     await waitForPods(api, topology, repurika, readyMs);
@@ -233,7 +259,10 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     api,
     agents,
     ...(opts.withController
-      ? { controller: { statsUrl: `http://${addresses.controller.stats}`, adminUrl: `http://${addresses.controller.admin}` } }
+      ? {
+          controller: { statsUrl: `http://${addresses.controller.stats}`, adminUrl: controllerReplicas[0]!.adminUrl },
+          controllerReplicas,
+        }
       : {}),
     pids: () => [
       ...children.filter((c) => c.running && c.pid !== undefined).map((c) => c.pid!),

@@ -64,11 +64,11 @@ export async function findPrometheus(path = process.env['PATH'] ?? ''): Promise<
   return undefined;
 }
 
-/** Every proxy's admin port and the controller's, as the emulated cluster lays them out. */
-export function clusterScrapeTargets(addresses: ClusterAddresses): ScrapeTarget[] {
+/** Every proxy's admin port and each controller replica's, as the emulated cluster lays them out. */
+export function clusterScrapeTargets(addresses: ClusterAddresses, controllers = 1): ScrapeTarget[] {
   return [
     ...addresses.nodes.map((n) => ({ job: 'ikukantai-proxy', address: n.admin })),
-    { job: 'ikukantai-controller', address: addresses.controller.admin },
+    ...addresses.controllerReplicas(controllers).map((c) => ({ job: 'ikukantai-controller', address: c.admin })),
   ];
 }
 

@@ -65,6 +65,13 @@ t.test('addresses follow DESIGN.md §5 and move with the offset', async (t) => {
   const a = clusterAddresses(['node1', 'node2', 'node3']);
   t.same(a.api, { host: '127.0.0.1', port: 6443 });
   t.same(a.controller, { host: '127.0.9.1', stats: '127.0.9.1:8080', admin: '127.0.9.1:9091' });
+  t.same(a.controllerReplicas(1), [a.controller], 'one controller listens on the controller address');
+  t.same(
+    a.controllerReplicas(2).map((c) => [c.stats, c.admin]),
+    [['127.0.9.2:8080', '127.0.9.2:9091'], ['127.0.9.3:8080', '127.0.9.3:9091']],
+    'replicas get their own hosts behind the controller address',
+  );
+  t.throws(() => a.controllerReplicas(0), RangeError);
   const n3 = a.node('node3');
   t.same(
     [n3.host, n3.ingress, n3.admin, n3.relay, n3.peerListen, n3.podOctet],
