@@ -2,7 +2,8 @@
 // benchmarks: the fake Kubernetes API (TLS, kubeconfig on disk), the demo objects, per node a
 // delay relay, a node agent (kubelet + Seika + EndpointSlice controller, in this process; pods are
 // child processes) and one real proxy process in Kubernetes mode, and optionally the real
-// controller (or several replicas behind a Service relay, electing a leader). Everything binds 127.x addresses derived from `offset`, never 0.0.0.0.
+// controller (or several replicas behind a Service relay, electing a leader). Everything binds
+// 127.x addresses derived from `offset`, never 0.0.0.0.
 //
 // Start order follows the dependencies: API → objects → relays → agents (peer slices, pods) and
 // proxies side by side (wait for /readyz) → controller → wait for the initial pods to be ready.
