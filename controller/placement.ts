@@ -4,7 +4,10 @@
 //   1. split the total over entry nodes in proportion to their demand (largest remainder, ties to
 //      the lower node name);
 //   2. cap each node at `capPerNode`; the overflow goes to the node with the least RTT from the
-//      node that overflowed (one pod at a time, so it spreads outward in RTT order);
+//      node that overflowed (one pod at a time, so it spreads outward in RTT order). RTTs within
+//      RTT_TIE of the least count as equal, and among equals a node that already holds the pod
+//      wins: two nodes at one site measure 50.2 and 50.4 ms one probe and the other way round the
+//      next, and the pod must not follow that noise from node to node;
 //   3. hysteresis: a change of the total applies at once (up for a cold start or a surge, down as
 //      the autoscaler decided), but moving pods between nodes waits until both nodes' shares have
 //      differed by ≥ 1 pod for a whole panic window, so demand wobbling at a boundary doesn't flap;
@@ -13,6 +16,9 @@
 // goes to the larger fraction (a tie of .5/.5 → node1): node1 1, node3 2.
 
 export type Rtt = (from: string, to: string) => number | undefined;
+
+/** Overflow targets whose RTT is within this of the nearest count as equally near. */
+export const RTT_TIE = { ms: 2, fraction: 0.1 } as const;
 
 export interface PlacementInput {
   /** Total pods the autoscaler wants. */
@@ -125,7 +131,7 @@ export function idealPlacement(
   }
   for (const [from, extra] of overflow) {
     for (let i = 0; i < extra; i++) {
-      const to = nearestWithRoom(from, nodes, out, input);
+      const to = nearestWithRoom(from, nodes, out, input, previous);
       // Every node full: the cluster can't hold more pods of this revision; the total shrinks.
       if (to === undefined) break;
       bump(out, to, 1);
@@ -139,19 +145,20 @@ function nearestWithRoom(
   nodes: readonly string[],
   counts: ReadonlyMap<string, number>,
   input: Pick<PlacementInput, 'capPerNode' | 'rtt'>,
+  previous: ReadonlyMap<string, number> | undefined,
 ): string | undefined {
-  let best: string | undefined;
-  let bestRtt = Infinity;
-  for (const n of nodes) {
-    if (n === from || counts.get(n)! >= input.capPerNode) continue;
-    // An unknown RTT ranks after every known one, then by name.
-    const r = input.rtt(from, n) ?? Number.MAX_VALUE;
-    if (best === undefined || r < bestRtt) {
-      best = n;
-      bestRtt = r;
-    }
-  }
-  return best;
+  // An unknown RTT ranks after every known one.
+  const withRoom = nodes
+    .filter((n) => n !== from && counts.get(n)! < input.capPerNode)
+    .map((n) => ({ n, rtt: input.rtt(from, n) ?? Number.MAX_VALUE }));
+  if (withRoom.length === 0) return undefined;
+  const least = Math.min(...withRoom.map((c) => c.rtt));
+  const near = least === Number.MAX_VALUE ? least : least + Math.max(RTT_TIE.ms, least * RTT_TIE.fraction);
+  const equals = withRoom.filter((c) => c.rtt <= near);
+  // Among equals: a node that held more of the pods than it has been given so far; else the
+  // nearest, then the lower name (`nodes` is sorted).
+  const holding = equals.find((c) => (previous?.get(c.n) ?? 0) > counts.get(c.n)!);
+  return (holding ?? equals.reduce((a, c) => (c.rtt < a.rtt ? c : a))).n;
 }
 
 /** The node with the largest positive score (ties to the first in `nodes`), or undefined. */

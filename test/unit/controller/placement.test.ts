@@ -45,6 +45,27 @@ t.test('the per-node cap overflows to the nearest node by RTT', async (t) => {
   t.same(Object.fromEntries(idealPlacement(input(9, { node2: 1 }, { capPerNode: 2 }), NODES)), { node1: 2, node2: 2, node3: 2 });
 });
 
+t.test('overflow stays on its node while equally near nodes swap places in the RTT noise', async (t) => {
+  // node1 and node2 sit at one site, ~50 ms from node3; each RTT probe orders them differently.
+  const noisy = (node1: number, node2: number) => (a: string, b: string): number | undefined =>
+    symmetricRtt({ node1: { node2: 1, node3: node1 }, node2: { node3: node2 } }).get(a)?.get(b);
+  const over = (r: PlacementInput['rtt']): Partial<PlacementInput> => ({ capPerNode: 1, rtt: r });
+  let s = place(input(2, { node3: 5 }, over(noisy(50.4, 50.2))), undefined, 0);
+  t.same(obj(s), { node1: 0, node2: 1, node3: 1 }, 'first placement: the nearer of the two');
+  // Each ordering lasts 8 s, longer than the 6 s hold: without the tie margin the pod would move.
+  for (let i = 1; i <= 32; i++) {
+    s = place(input(2, { node3: 5 }, over(Math.floor(i / 8) % 2 ? noisy(50.1, 50.9) : noisy(50.4, 50.2))), s, i * 1000);
+    t.same(obj(s), { node1: 0, node2: 1, node3: 1 }, `tick ${i}: the pod stays on node2`);
+  }
+  t.equal(s.diverged.size, 0, 'not even a move pending');
+  // A node nearer by more than the tie margin (2 ms or 10 %) still wins, after the hold.
+  for (let i = 33; i <= 39; i++) s = place(input(2, { node3: 5 }, over(noisy(40, 50.2))), s, i * 1000);
+  t.same(obj(s), { node1: 1, node2: 0, node3: 1 }, '10 ms nearer: moved to node1');
+  // Without a pod to keep, the nearest of near-equals wins, then the lower name.
+  t.same(Object.fromEntries(idealPlacement(input(2, { node3: 5 }, over(noisy(50.4, 50.2))), NODES)), { node1: 0, node2: 1, node3: 1 });
+  t.same(Object.fromEntries(idealPlacement(input(2, { node3: 5 }, over(noisy(50, 50))), NODES)), { node1: 1, node2: 0, node3: 1 });
+});
+
 t.test('a change of the total applies at once, on the nodes that want it', async (t) => {
   let s = place(input(1, { node3: 1 }), undefined, 0);
   s = place(input(3, { node1: 1, node3: 2 }), s, 100);
