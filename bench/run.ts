@@ -10,6 +10,7 @@ const SCENARIOS: Record<string, Scenario> = {
   overhead: { about: 'direct vs our proxy vs minimal undici proxy, nginx, http-proxy: req/s, latency, CPU µs/request', load: async () => (await import('./scenarios/overhead.ts')).runOverhead },
   edge: { about: 'three proxies over the 1/50 ms edge topology: each balancer vs the oracle, entering at node3 and node1', load: async () => (await import('./scenarios/edge.ts')).runEdge },
   coldstart: { about: 'repeated cold starts at node3 split into poke → patch → pod start → ready → forwarded, ours vs Knative-like', load: async () => (await import('./scenarios/coldstart.ts')).runColdstart },
+  memory: { about: 'proxy RSS idle (static/Kubernetes mode, .ts/compiled) and with 10 000 requests queued', load: async () => (await import('./scenarios/memory.ts')).runMemory },
   pick: { about: 'picks/s of each balancer at 10, 100 and 10 000 pods (micro-benchmark)', load: async () => (await import('./micro/pick.ts')).runPick },
 };
 
