@@ -3,14 +3,17 @@
 // memory, with PROXY_NODE_FLAGS as the DaemonSet passes them), from the .ts sources or from
 // JavaScript compiled once per run as the image does (Dockerfile: `tsc -p tsconfig.build.json`,
 // "type": "module" from package.json, NODE_ENV=production), in static mode or in Kubernetes mode
-// against the fake API server. Addresses: 127.0.250.0/24 only.
+// against the fake API server; and the revision's one pod, which can hold requests until told.
+// Addresses: 127.0.250.0/24 only.
 
 import { execFile } from 'node:child_process';
 import { copyFileSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startFakeApiServer, type FakeApiServer } from '../../deploy/local/fake-apiserver/server.ts';
 import { PROXY_NODE_FLAGS } from '../../proxy/node-flags.ts';
+import { BACKEND_BODY } from '../support/backend-server.ts';
 import type { Child, ChildSet } from '../support/children.ts';
 import { REPO_ROOT } from '../support/peers.ts';
 import { waitForHttp200 } from '../support/wait-ready.ts';
@@ -166,4 +169,45 @@ export async function startKubeApi(): Promise<FakeApiServer> {
     ports: [{ name: 'http', port: POD_PORT, protocol: 'TCP' }],
   });
   return api;
+}
+
+/**
+ * The revision's one pod, in the bench process: answers the bench backend's body at once, or,
+ * while `holding`, parks each request until release(). With containerConcurrency 1 the proxy sends
+ * it one request and queues the rest in its owner queue.
+ */
+export class HoldingPod {
+  holding = false;
+  readonly #parked: ServerResponse[] = [];
+  readonly #server = createServer((req, res) => {
+    req.resume();
+    if (this.holding) this.#parked.push(res);
+    else HoldingPod.#answer(res);
+  });
+
+  static #answer(res: ServerResponse): void {
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': String(Buffer.byteLength(BACKEND_BODY)) });
+    res.end(BACKEND_BODY);
+  }
+
+  listen(): Promise<void> {
+    // Longer than any run, as the bench backend: the proxy's upstream socket stays warm.
+    this.#server.keepAliveTimeout = 65_000;
+    return new Promise((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(POD_PORT, MEMORY_HOSTS.pod, () => resolve());
+    });
+  }
+
+  /** Stops holding and answers every parked request. */
+  release(): void {
+    this.holding = false;
+    for (const res of this.#parked.splice(0)) HoldingPod.#answer(res);
+  }
+
+  close(): Promise<void> {
+    this.release();
+    this.#server.closeAllConnections();
+    return new Promise((resolve) => this.#server.close(() => resolve()));
+  }
 }

@@ -4,14 +4,15 @@
 //    VmRSS/RssAnon/RssFile read from /proc/<pid>/status, in four configurations: static mode and
 //    Kubernetes mode (fake API server in this process), each from the .ts sources and compiled.
 //    The aim is judged in MB (10^6 bytes) as DESIGN.md writes it; an aim, so exit code 0 either way.
-// 2. Queued: the compiled proxy in static mode, its revision's one pod not ready and not listening,
-//    so every request waits in the cold-start queue. --queued requests go out in batches until the
-//    proxy's ikukantai_proxy_queued_requests says all wait; RSS is read; then the pod starts
-//    listening, the proxy's 25 ms readiness probe passes and the queue drains. The pod has
-//    containerConcurrency 1, so the drained requests pass one at a time through the owner queue
-//    and the proxy holds one upstream socket, not --queued more (it has to fit under `ulimit -n`).
-//    Every request must get the pod's 200 (else exit 1); the clients then close, and after --after
-//    seconds RSS is read again.
+// 2. Queued: the compiled proxy in static mode, its revision's one pod (containerConcurrency 1)
+//    not ready and not listening. Round 1: --queued requests go out in batches until the proxy's
+//    ikukantai_proxy_queued_requests says all wait in the cold-start queue; RSS is read; the pod
+//    starts listening, the proxy's 25 ms readiness probe passes, and the queue drains one request
+//    at a time (cc 1: the proxy holds one upstream socket, not --queued more, which would not fit
+//    under `ulimit -n`). Later rounds fill the owner queue behind one request the pod holds, then
+//    the pod answers. Every request must get the pod's 200 (else exit 1); after each round the
+//    clients close and RSS is read --after seconds later. Rounds tell a leak (RSS rising round on
+//    round) from heap that V8 keeps once grown (RSS settling).
 // Addresses: 127.0.250.0/24 (memory-proxy.ts).
 
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -27,15 +28,14 @@ import { ChildSet } from '../support/children.ts';
 import { REPO_ROOT } from '../support/peers.ts';
 import { formatTable, writeResults, type Cell } from '../support/report.ts';
 import { parseScenarioArgs, positiveFlag } from '../support/scenario.ts';
-import { waitForPort } from '../support/wait-ready.ts';
 import {
   ADMIN_PORT,
   compileProxy,
+  HoldingPod,
   HOST_HEADER,
   MEMORY_HOSTS,
   NAMESPACE,
   openFilesLimit,
-  POD_PORT,
   readProcMemory,
   REVISION,
   startKubeApi,
@@ -74,6 +74,7 @@ interface Settings {
   idleS: number;
   queued: number;
   afterS: number;
+  rounds: number;
   configs: string[];
 }
 
@@ -85,6 +86,9 @@ Flags:
                   when \`ulimit -n\` is too small for N sockets in the bench and in the proxy)
   --after S       seconds after the queued requests were answered and closed, before the last
                   reading (default 5)
+  --rounds N      fill and drain the queue N times on the same proxy (default 2): round 1 the
+                  cold-start queue, later rounds the owner queue; RSS that keeps rising from round
+                  to round would be a leak, RSS that settles is heap V8 keeps for reuse
   --configs A,B   which to run (default all: ${[...CONFIGS.map((c) => c.name), QUEUED].join(',')})
 `;
 
@@ -93,6 +97,7 @@ function settingsFrom(argv: string[]): Settings | undefined {
     idle: { type: 'string' },
     queued: { type: 'string' },
     after: { type: 'string' },
+    rounds: { type: 'string' },
     configs: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -105,6 +110,7 @@ function settingsFrom(argv: string[]): Settings | undefined {
     idleS: positiveFlag('idle', v.idle, 10),
     queued: Math.round(positiveFlag('queued', v.queued, 10_000)),
     afterS: positiveFlag('after', v.after, 5),
+    rounds: Math.round(positiveFlag('rounds', v.rounds, 2)),
     configs,
   };
 }
@@ -119,15 +125,25 @@ interface IdleRow {
   aimMet: boolean;
 }
 
+/** One fill-and-drain of the queue on the same proxy. */
+interface QueueRound {
+  round: number;
+  /** Round 1 fills the cold-start queue; later rounds the owner queue behind a held request. */
+  queue: 'cold-start' | 'owner';
+  /** ikukantai_proxy_queued_requests when RSS was read. */
+  queuedMetric: number;
+  queued: ProcMemory;
+  after: ProcMemory;
+  /** Outcome → count; `ok` is the pod's 200 with its body. */
+  outcomes: Record<string, number>;
+}
+
 interface QueuedResult {
   requests: number;
   idle: ProcMemory;
-  queued: ProcMemory;
-  after: ProcMemory;
-  /** (VmRSS with all queued − VmRSS idle) / requests. */
+  /** Round 1: (VmRSS with all queued − VmRSS idle) / requests. */
   bytesPerRequest: number;
-  /** Outcome → count; `ok` is the pod's 200 with its body. */
-  outcomes: Record<string, number>;
+  rounds: QueueRound[];
 }
 
 async function queuedNow(): Promise<number> {
@@ -148,11 +164,54 @@ async function send(pool: Pool): Promise<string> {
   }
 }
 
-async function until(what: string, check: () => Promise<boolean>): Promise<void> {
+async function until(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
   const deadline = performance.now() + PHASE_TIMEOUT_MS;
   while (!(await check())) {
     if (performance.now() > deadline) throw new Error(`${what}: not within ${PHASE_TIMEOUT_MS / 1000} s`);
     await sleep(50);
+  }
+}
+
+/**
+ * Fills the queue with `n` requests, reads RSS, lets the pod answer, closes the clients and reads
+ * RSS again `afterS` later. `release` makes the pod answer; `waiting` is how many of `sent` requests
+ * the proxy's queue holds once all have arrived (all of them, or all but the one at the pod).
+ */
+async function queueRound(pid: number, n: number, afterS: number, waiting: (sent: number) => number, release: () => Promise<void>) {
+  // One connection per request (HTTP/1.1 has no multiplexing); undici opens them as requests come.
+  const pool = new Pool(`http://${QUEUE_HOST}:8012`, {
+    connections: n,
+    pipelining: 1,
+    localAddress: MEMORY_HOSTS.client,
+    headersTimeout: 3 * PHASE_TIMEOUT_MS,
+    bodyTimeout: 30_000,
+    connect: { timeout: 30_000 },
+  });
+  const outcomes: Record<string, number> = {};
+  let settled = 0;
+  try {
+    for (let sent = 0; sent < n; ) {
+      const batch = Math.min(BATCH, n - sent);
+      for (let i = 0; i < batch; i++) {
+        void send(pool).then((o) => {
+          outcomes[o] = (outcomes[o] ?? 0) + 1;
+          settled++;
+        });
+      }
+      sent += batch;
+      await until(`${waiting(sent)} requests queued`, async () => settled > 0 || (await queuedNow()) >= waiting(sent));
+      if (settled > 0) throw new Error(`a request was answered before the pod was told to: ${JSON.stringify(outcomes)}`);
+    }
+    await sleep(HOLD_MS);
+    const queued = readProcMemory(pid);
+    const queuedMetric = await queuedNow();
+    await release();
+    await until(`all ${n} requests answered`, () => settled === n);
+    await pool.close();
+    await sleep(afterS * 1000);
+    return { queuedMetric, queued, after: readProcMemory(pid), outcomes };
+  } finally {
+    await pool.destroy();
   }
 }
 
@@ -169,63 +228,36 @@ async function measureQueued(children: ChildSet, run: { bin: string; cwd: string
     source: { endpoints },
     proxyArgs: ['--max-queued', String(n), '--cold-start-timeout', '15m'],
   });
-  say(`idle ${s.idleS} s`);
-  await sleep(s.idleS * 1000);
-  const idle = readProcMemory(proxy.pid);
-  // One connection per request (HTTP/1.1 has no multiplexing); undici opens them as requests come.
-  const pool = new Pool(`http://${QUEUE_HOST}:8012`, {
-    connections: n,
-    pipelining: 1,
-    localAddress: MEMORY_HOSTS.client,
-    headersTimeout: 2 * PHASE_TIMEOUT_MS + s.idleS * 1000,
-    bodyTimeout: 30_000,
-    connect: { timeout: 30_000 },
-  });
-  const outcomes: Record<string, number> = {};
-  let settled = 0;
-  const answers: Array<Promise<void>> = [];
+  const pod = new HoldingPod();
+  const rounds: QueueRound[] = [];
   try {
-    say(`opening ${n} requests, ${BATCH} at a time`);
-    for (let sent = 0; sent < n; ) {
-      const batch = Math.min(BATCH, n - sent);
-      for (let i = 0; i < batch; i++) {
-        answers.push(
-          send(pool).then((o) => {
-            outcomes[o] = (outcomes[o] ?? 0) + 1;
-            settled++;
-          }),
-        );
-      }
-      sent += batch;
-      await until(`${sent} requests queued`, async () => settled > 0 || (await queuedNow()) >= sent);
-      if (settled > 0) throw new Error(`a request was answered while the pod was not ready: ${JSON.stringify(outcomes)}`);
+    say(`idle ${s.idleS} s`);
+    await sleep(s.idleS * 1000);
+    const idle = readProcMemory(proxy.pid);
+    for (let round = 1; round <= s.rounds; round++) {
+      const cold = round === 1;
+      say(`round ${round}: ${n} requests, ${BATCH} at a time, into the ${cold ? 'cold-start queue (pod not listening)' : 'owner queue (pod holding one)'}`);
+      pod.holding = !cold;
+      const r = cold
+        ? await queueRound(proxy.pid, n, s.afterS, (sent) => sent, () => pod.listen())
+        : await queueRound(proxy.pid, n, s.afterS, (sent) => sent - 1, async () => pod.release());
+      say(`round ${round}: VmRSS ${mib(r.queued.vmRssKiB).toFixed(1)} MiB with ${r.queuedMetric} queued; answered ${JSON.stringify(r.outcomes)}; VmRSS ${mib(r.after.vmRssKiB).toFixed(1)} MiB ${s.afterS} s after`);
+      rounds.push({ round, queue: cold ? 'cold-start' : 'owner', ...r });
     }
-    await sleep(HOLD_MS);
-    const queued = readProcMemory(proxy.pid);
-    say(`${await queuedNow()} queued, VmRSS ${mib(queued.vmRssKiB).toFixed(1)} MiB; the pod starts listening`);
-    const pod = children.start({
-      name: 'pod',
-      command: process.execPath,
-      args: [join(REPO_ROOT, 'bench/support/backend-server.ts'), '--listen', `${MEMORY_HOSTS.pod}:${POD_PORT}`],
-      cwd: REPO_ROOT,
-    });
-    await waitForPort(MEMORY_HOSTS.pod, POD_PORT, pod);
-    await until(`all ${n} requests answered`, async () => settled === n);
-    await Promise.all(answers);
-    say(`answered: ${JSON.stringify(outcomes)}; clients close, then ${s.afterS} s`);
-    await pool.close();
-    await sleep(s.afterS * 1000);
-    const after = readProcMemory(proxy.pid);
-    return { requests: n, idle, queued, after, bytesPerRequest: ((queued.vmRssKiB - idle.vmRssKiB) * 1024) / n, outcomes };
+    return { requests: n, idle, bytesPerRequest: ((rounds[0]!.queued.vmRssKiB - idle.vmRssKiB) * 1024) / n, rounds };
   } finally {
-    await pool.destroy();
+    await pod.close();
+    await proxy.stop();
   }
 }
 
 function table(idle: readonly IdleRow[], q: QueuedResult | undefined): string {
   const row = (name: string, m: ProcMemory, aim?: string): Cell[] => [name, ...[m.vmRssKiB, m.rssAnonKiB, m.rssFileKiB, m.vmHwmKiB].map(mib), mb(m.vmRssKiB), aim];
   const rows = idle.map((r) => row(r.name, r.memory, r.aimMet ? 'met' : 'missed'));
-  if (q) rows.push(row('queued: idle', q.idle), row(`queued: ${q.requests}`, q.queued), row('queued: after', q.after));
+  if (q) {
+    rows.push(row('queued: idle', q.idle));
+    for (const r of q.rounds) rows.push(row(`queued: ${r.round} ${r.queue}, ${r.queuedMetric}`, r.queued), row(`queued: ${r.round} after`, r.after));
+  }
   const columns = [
     { title: 'configuration' },
     ...['VmRSS MiB', 'RssAnon MiB', 'RssFile MiB', 'VmHWM MiB', 'VmRSS MB'].map((title) => ({ title, digits: 1 })),
@@ -239,9 +271,10 @@ function legend(idle: readonly IdleRow[], q: QueuedResult | undefined, afterS: n
   const lines = idle.map((r) => `  ${r.name}: ${r.about}`);
   if (q) {
     lines.push(
-      '  queued: idle: static mode, compiled, its pod not ready, before any request',
-      `  queued: ${q.requests}: all waiting in the cold-start queue, +${(q.bytesPerRequest / 1024).toFixed(1)} KiB each`,
-      `  queued: after: all answered, the clients' sockets closed, ${afterS} s later`,
+      '  queued: idle: static mode, compiled, its pod not ready and not listening, before any request',
+      `  queued: <round> <queue>, <n>: n requests waiting (the metric), ${q.requests} sent; round 1 in the cold-start queue,`,
+      '          later rounds in the owner queue (containerConcurrency 1, the pod holding one request)',
+      `  queued: <round> after: every request answered, the clients' sockets closed, ${afterS} s later`,
     );
   }
   return lines.join('\n') + '\n';
@@ -311,7 +344,7 @@ export async function runMemory(argv: string[]): Promise<number> {
     rmSync(tmpDir, { recursive: true, force: true });
   }
   const loadAtEnd = loadavg()[0]!;
-  const allAnswered = !queued || queued.outcomes['ok'] === queued.requests;
+  const allAnswered = !queued || queued.rounds.every((r) => r.outcomes['ok'] === queued.requests);
   out.write(`\nProxy RSS from /proc/<pid>/status (VmHWM = peak so far); node flags ${PROXY_NODE_FLAGS.join(' ')}\n`);
   out.write(table(idle, queued));
   out.write('\n' + legend(idle, queued, s.afterS));
@@ -319,10 +352,15 @@ export async function runMemory(argv: string[]): Promise<number> {
   out.write('\nDESIGN.md §8 (aims; exit code 0 either way):\n');
   for (const r of idle) out.write(`  ${r.name} idle ${mb(r.memory.vmRssKiB).toFixed(1)} MB ≤ ${AIM_MB} MB: ${r.aimMet ? 'met' : 'missed'}\n`);
   if (queued) {
-    const grew = mib(queued.queued.vmRssKiB - queued.idle.vmRssKiB);
-    const left = mib(queued.after.vmRssKiB - queued.idle.vmRssKiB);
-    out.write(`  ${queued.requests} queued: +${grew.toFixed(1)} MiB (${(queued.bytesPerRequest / 1024).toFixed(1)} KiB each); after: ${left >= 0 ? '+' : ''}${left.toFixed(1)} MiB over idle\n`);
-    out.write(`  answered: ${JSON.stringify(queued.outcomes)}${allAnswered ? '' : ` — not every request got the pod's 200: exit 1`}\n`);
+    const over = (m: ProcMemory): string => {
+      const d = mib(m.vmRssKiB - queued.idle.vmRssKiB);
+      return `${d >= 0 ? '+' : ''}${d.toFixed(1)} MiB`;
+    };
+    out.write(`  ${queued.requests} queued: ${(queued.bytesPerRequest / 1024).toFixed(1)} KiB per queued request (round 1 over idle)\n`);
+    for (const r of queued.rounds) {
+      out.write(`  round ${r.round} (${r.queue}): ${over(r.queued)} over idle while queued, ${over(r.after)} after; answered ${JSON.stringify(r.outcomes)}\n`);
+    }
+    if (!allAnswered) out.write("  not every request got the pod's 200: exit 1\n");
   }
   const file = writeResults(
     'memory',
