@@ -82,7 +82,7 @@ const HELP = `Usage: npm run bench -- memory [flags]
 
 Flags:
   --idle S        seconds each proxy idles after /readyz says 200, before RSS is read (default 10)
-  --queued N      requests held in the cold-start queue (default 10000; lowered with a message
+  --queued N      requests queued in each round (default 10000; lowered with a message
                   when \`ulimit -n\` is too small for N sockets in the bench and in the proxy)
   --after S       seconds after the queued requests were answered and closed, before the last
                   reading (default 5)
@@ -108,9 +108,9 @@ function settingsFrom(argv: string[]): Settings | undefined {
   if (unknown.length) throw new UsageError(`unknown configuration "${unknown[0]}" (one of: ${names.join(', ')})`);
   return {
     idleS: positiveFlag('idle', v.idle, 10),
-    queued: Math.round(positiveFlag('queued', v.queued, 10_000)),
+    queued: Math.max(1, Math.round(positiveFlag('queued', v.queued, 10_000))),
     afterS: positiveFlag('after', v.after, 5),
-    rounds: Math.round(positiveFlag('rounds', v.rounds, 2)),
+    rounds: Math.max(1, Math.round(positiveFlag('rounds', v.rounds, 2))),
     configs,
   };
 }
