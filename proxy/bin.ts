@@ -5,6 +5,7 @@
 
 import { exitUsage, parseArgs, usage, UsageError } from '../lib/cli.ts';
 import { createLogger } from '../lib/log.ts';
+import { registerProcessMetrics } from '../lib/process-metrics.ts';
 import type { EndpointSource } from '../lib/model.ts';
 import { buildProxyConfig, PROXY_FLAGS, type ProxyConfig } from './config.ts';
 import { createStaticSource } from './endpoints/static-source.ts';
@@ -65,6 +66,7 @@ try {
     statsIntervalMs: config.statsIntervalMs,
     coldStartPoke: config.coldStartPoke,
   });
+  registerProcessMetrics(proxy.metrics.registry);
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) {

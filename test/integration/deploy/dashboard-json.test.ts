@@ -8,6 +8,7 @@ import t from 'tap';
 import { Histogram, Registry } from 'prom-client';
 import { createProxyMetrics } from '../../../proxy/proxy-metrics.ts';
 import { createControllerMetrics } from '../../../controller/controller-metrics.ts';
+import { registerProcessMetrics } from '../../../lib/process-metrics.ts';
 import { expandVariables, metricNames, panelQueries, variableQueries } from '../../../deploy/grafana/dashboard-queries.ts';
 
 const DASHBOARD = new URL('../../../deploy/grafana/ikukantai-dashboard.json', import.meta.url);
@@ -15,20 +16,29 @@ const DASHBOARD = new URL('../../../deploy/grafana/ikukantai-dashboard.json', im
 /** Selectable series name → label names, from the real factories (histograms as _bucket/_sum/_count). */
 function knownSeries(): Map<string, Set<string>> {
   const out = new Map<string, Set<string>>();
+  // A series both processes export (the process collectors) carries the labels of either.
+  const put = (name: string, labels: Iterable<string>): void => {
+    out.set(name, new Set([...(out.get(name) ?? []), ...labels]));
+  };
   const add = (registry: Registry, constLabels: string[]): void => {
     for (const m of registry.getMetricsAsArray()) {
-      const labels = new Set([...((m as { labelNames?: readonly string[] }).labelNames ?? []), ...constLabels]);
+      const labels = [...((m as { labelNames?: readonly string[] }).labelNames ?? []), ...constLabels];
       if (m instanceof Histogram || String((m as unknown as { type?: unknown }).type) === 'histogram') {
-        out.set(`${m.name}_bucket`, new Set([...labels, 'le']));
-        out.set(`${m.name}_sum`, labels);
-        out.set(`${m.name}_count`, labels);
+        put(`${m.name}_bucket`, [...labels, 'le']);
+        put(`${m.name}_sum`, labels);
+        put(`${m.name}_count`, labels);
       } else {
-        out.set(m.name, labels);
+        put(m.name, labels);
       }
     }
   };
-  add(createProxyMetrics('node1').registry, ['node']);
-  add(createControllerMetrics().registry, []);
+  // The bins add the process collectors to the same registries.
+  const proxy = createProxyMetrics('node1').registry;
+  registerProcessMetrics(proxy);
+  add(proxy, ['node']);
+  const controller = createControllerMetrics().registry;
+  registerProcessMetrics(controller);
+  add(controller, []);
   return out;
 }
 
@@ -120,4 +130,7 @@ t.test('the panels the issue asks for', async (t) => {
   const ready = find(/ikukantai_controller_ready_pods/);
   t.ok(desired.length === 1 && ready.length === 1 && desired[0]?.panel === ready[0]?.panel, 'desired vs ready in one panel');
   t.ok(desired[0]?.legendLabels.includes('node'), 'per node');
+  for (const m of ['process_resident_memory_bytes', 'process_cpu_seconds_total', 'nodejs_eventloop_lag_p99_seconds']) {
+    t.ok(find(new RegExp(m)).some((q) => q.legendLabels.includes('node') && q.expr.includes('node!=""')), `${m} per proxy (node set)`);
+  }
 });
