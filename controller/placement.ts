@@ -18,7 +18,7 @@
 export type Rtt = (from: string, to: string) => number | undefined;
 
 /** Overflow targets whose RTT is within this of the nearest count as equally near. */
-export const RTT_TIE = { ms: 2, fraction: 0.1 } as const;
+const RTT_TIE = { ms: 2, fraction: 0.1 } as const;
 
 export interface PlacementInput {
   /** Total pods the autoscaler wants. */
