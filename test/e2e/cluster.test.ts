@@ -9,11 +9,7 @@ import { startCluster } from '../../deploy/local/cluster.ts';
 import { parseTopology, topologyDocument, defaultTopology } from '../../deploy/local/topology.ts';
 import { memoryLogger } from '../../lib/log.ts';
 import { alive } from '../support/alive.ts';
-
-async function get(url: string, host: string): Promise<{ status: number; body: string }> {
-  const res = await request(url, { headers: { host } });
-  return { status: res.statusCode, body: await res.body.text() };
-}
+import { getText } from '../support/get-text.ts';
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, ms = 20_000): Promise<T> {
   const deadline = Date.now() + ms;
@@ -39,7 +35,7 @@ t.test('a three-node cluster serves each node locally and stops cleanly', { time
 
   // The proxies see the pods through the API a moment after the agents publish them.
   const first = await waitFor('a 200 at node3', async () => {
-    const r = await get(`${node3.ingressUrl}/`, cluster.host);
+    const r = await getText(`${node3.ingressUrl}/`, cluster.host);
     return r.status === 200 && r;
   });
   t.match(first.body, /^Konnichiwa from hello-node3-[a-z0-9]{5} in node3\n$/, 'node3 request served by a node3 pod');
@@ -55,7 +51,7 @@ t.test('a three-node cluster serves each node locally and stops cleanly', { time
     setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
   );
   const remote = await waitFor('a node3 request served elsewhere', async () => {
-    const r = await get(`${node3.ingressUrl}/`, cluster.host);
+    const r = await getText(`${node3.ingressUrl}/`, cluster.host);
     return r.status === 200 && !r.body.includes('in node3') && r;
   });
   t.match(remote.body, /in node[12]\n$/, 'served by a node1 or node2 pod through a peer hop');

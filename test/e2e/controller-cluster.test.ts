@@ -7,21 +7,11 @@ import { request } from 'undici';
 import { startCluster } from '../../deploy/local/cluster.ts';
 import { defaultTopology, parseTopology, topologyDocument } from '../../deploy/local/topology.ts';
 import { memoryLogger } from '../../lib/log.ts';
+import { getText } from '../support/get-text.ts';
+import { until } from '../support/until.ts';
 
 const STABLE_WINDOW_MS = 6000;
 
-async function get(url: string, host: string): Promise<{ status: number; body: string }> {
-  const res = await request(url, { headers: { host } });
-  return { status: res.statusCode, body: await res.body.text() };
-}
-
-async function waitFor(what: string, probe: () => boolean | Promise<boolean>, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 // Booting a cluster costs a few seconds idle but minutes on a loaded shared 2-core machine.
 t.setTimeout(300_000);
@@ -46,11 +36,11 @@ t.test('scale from zero at the entry node, follow demand, back to zero', { timeo
   t.same(seika().spec.repurika, { node1: 0, node2: 0, node3: 0 }, 'the demo starts with no pod');
 
   // 1. Cold request at node3: the proxy queues it and pokes; the controller places a node3 pod.
-  const cold = await get(`${node3!.ingressUrl}/`, cluster.host);
+  const cold = await getText(`${node3!.ingressUrl}/`, cluster.host);
   t.equal(cold.status, 200);
   t.match(cold.body, /^Konnichiwa from hello-node3-[a-z0-9]{5} in node3\n$/, 'answered by a new node3 pod');
   t.same(seika().spec.repurika, { node1: 0, node2: 0, node3: 1 });
-  await waitFor('status 0-0-1/0-0-1', () => seika().status?.ready === '0-0-1/0-0-1', 20_000);
+  await until('status 0-0-1/0-0-1', () => seika().status?.ready === '0-0-1/0-0-1', 20_000, 50);
   t.pass('kubectl get seika hello -o jsonpath={.status.ready} → 0-0-1/0-0-1');
 
   // 2. Demand moves to node1: a steady trickle of requests there (bounded: ≤ 1500 requests, 75 s).
@@ -59,16 +49,16 @@ t.test('scale from zero at the entry node, follow demand, back to zero', { timeo
   const load = (async () => {
     const until = Date.now() + 75_000;
     for (let i = 0; i < 1500 && !stop && Date.now() < until; i++) {
-      const r = await get(`${node1!.ingressUrl}/`, cluster.host);
+      const r = await getText(`${node1!.ingressUrl}/`, cluster.host);
       statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
       await new Promise((res) => setTimeout(res, 20));
     }
   })();
   const moved = Date.now();
   try {
-    await waitFor('the pod to move to node1', () => JSON.stringify(seika().spec.repurika) === '{"node1":1,"node2":0,"node3":0}', 4 * STABLE_WINDOW_MS);
+    await until('the pod to move to node1', () => JSON.stringify(seika().spec.repurika) === '{"node1":1,"node2":0,"node3":0}', 4 * STABLE_WINDOW_MS, 50);
     t.comment(`pod moved ${Date.now() - moved} ms after demand moved (stable window ${STABLE_WINDOW_MS} ms)`);
-    await waitFor('node1 served locally', async () => /in node1\n$/.test((await get(`${node1!.ingressUrl}/`, cluster.host)).body), 20_000);
+    await until('node1 served locally', async () => /in node1\n$/.test((await getText(`${node1!.ingressUrl}/`, cluster.host)).body), 20_000, 50);
     t.pass('node1 requests now answered by a node1 pod');
   } finally {
     stop = true;
@@ -77,10 +67,10 @@ t.test('scale from zero at the entry node, follow demand, back to zero', { timeo
   t.same(Object.fromEntries(statuses), { 200: [...statuses.values()].reduce((a, b) => a + b, 0) }, "every request during the move answered 200");
 
   // 3. Idle: after the stable window and the grace the revision goes to zero.
-  await waitFor('zero pods', () => seika().status?.ready === '0-0-0/0-0-0', 6 * STABLE_WINDOW_MS);
+  await until('zero pods', () => seika().status?.ready === '0-0-0/0-0-0', 6 * STABLE_WINDOW_MS, 50);
   t.same(seika().spec.repurika, { node1: 0, node2: 0, node3: 0 }, 'scaled to zero');
   // And from zero again, at node1 this time: nothing lost, a fresh node1 pod answers.
-  const again = await get(`${node1!.ingressUrl}/`, cluster.host);
+  const again = await getText(`${node1!.ingressUrl}/`, cluster.host);
   t.equal(again.status, 200);
   t.match(again.body, /in node1\n$/);
 

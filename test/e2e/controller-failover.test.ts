@@ -11,14 +11,10 @@ import { startCluster } from '../../deploy/local/cluster.ts';
 import { defaultTopology, parseTopology, topologyDocument } from '../../deploy/local/topology.ts';
 import { memoryLogger } from '../../lib/log.ts';
 import { until } from '../support/until.ts';
+import { getText } from '../support/get-text.ts';
 
 const STABLE_WINDOW_MS = 6000;
 const LEASE_MS = 2000;
-
-async function get(url: string, host: string): Promise<{ status: number; body: string }> {
-  const res = await request(url, { headers: { host } });
-  return { status: res.statusCode, body: await res.body.text() };
-}
 
 // Booting a cluster costs a few seconds idle but minutes on a loaded shared 2-core machine.
 t.setTimeout(300_000);
@@ -52,7 +48,7 @@ t.test('the leader dies while demand moves; the other replica takes over and mov
   const follower = replicas.find((r) => r !== leader)!;
 
   // 1. Cold request at node3: its poke reaches a replica through the Service; the leader patches.
-  const cold = await get(`${node3!.ingressUrl}/`, cluster.host);
+  const cold = await getText(`${node3!.ingressUrl}/`, cluster.host);
   t.equal(cold.status, 200);
   t.match(cold.body, /in node3\n$/, 'answered by a new node3 pod');
   t.same(seika().spec.repurika, { node1: 0, node2: 0, node3: 1 });
@@ -63,7 +59,7 @@ t.test('the leader dies while demand moves; the other replica takes over and mov
   const load = (async () => {
     const end = Date.now() + 90_000;
     for (let i = 0; i < 2000 && !stop && Date.now() < end; i++) {
-      const r = await get(`${node1!.ingressUrl}/`, cluster.host);
+      const r = await getText(`${node1!.ingressUrl}/`, cluster.host);
       statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
       await new Promise((res) => setTimeout(res, 20));
     }
@@ -74,7 +70,7 @@ t.test('the leader dies while demand moves; the other replica takes over and mov
     await until('the follower to take the Lease', () => holder() === follower.statsUrl, 10 * LEASE_MS, 50);
     t.pass(`the Lease went from ${leader.statsUrl} to ${follower.statsUrl}`);
     await until('the pod to move to node1', () => JSON.stringify(seika().spec.repurika) === '{"node1":1,"node2":0,"node3":0}', 6 * STABLE_WINDOW_MS, 50);
-    await until('node1 served locally', async () => /in node1\n$/.test((await get(`${node1!.ingressUrl}/`, cluster.host)).body), 20_000, 50);
+    await until('node1 served locally', async () => /in node1\n$/.test((await getText(`${node1!.ingressUrl}/`, cluster.host)).body), 20_000, 50);
     t.pass('node1 requests now answered by a node1 pod');
   } finally {
     stop = true;
