@@ -73,6 +73,10 @@ async function main(): Promise<void> {
   let stop: (() => void) | undefined;
   const stopped = new Promise<void>((resolve) => (stop = resolve));
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => stop!());
+  // A parent that dies without signalling us (npm SIGKILLed) would leave the cluster running under
+  // init; the children's lifelines only watch this process, so this process watches its parent.
+  const parent = process.ppid;
+  setInterval(() => process.ppid !== parent && stop!(), 1000).unref();
 
   process.stdout.write('Starting the emulated cluster (fake API, node agents, pods, proxies)…\n');
   const starting = startCluster({

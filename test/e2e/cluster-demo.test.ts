@@ -1,6 +1,7 @@
 // `npm start` as users run it (deploy/local/demo.ts, here with --offset 120 so it can run beside
 // other cluster tests: API 127.0.128.1:6443, proxies 127.0.130.k). It prints what to curl; the
-// printed curl for node3 is answered by a node3 pod; SIGINT stops it and every process it started.
+// printed curl for node3 is answered by a node3 pod; SIGINT stops it and every process it started,
+// and so does its parent dying without a word (the demo watches its parent).
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -71,5 +72,28 @@ t.test('npm start prints what to curl, serves it, and Ctrl-C leaves nothing behi
   demo.kill('SIGINT');
   t.equal(await exited, 0, 'the demo exits 0 after Ctrl-C');
   t.match(out, /Stopped in \d+\.\d s\./);
+  for (const pid of started) t.notOk(alive(pid), `process ${pid} is gone`);
+});
+
+t.test('a parent that dies without a signal (npm SIGKILLed) still leaves nothing behind', { timeout: 115_000 }, async (t) => {
+  // The parent: a Node process that starts the demo on the same pipes and then only waits.
+  const parentScript = `require('node:child_process').spawn(process.execPath, ${JSON.stringify([DEMO, '--offset', '120', '--ready-timeout', '100s'])}, { stdio: 'inherit' }); setInterval(() => {}, 1e9);`;
+  const parent = spawn(process.execPath, ['-e', parentScript], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  parent.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+  parent.stderr.resume();
+  t.teardown(() => {
+    if (parent.exitCode === null) parent.kill('SIGKILL');
+  });
+  const deadline = Date.now() + 105_000;
+  while (!out.includes('Ctrl-C stops everything') && parent.exitCode === null && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  t.match(out, /Ctrl-C stops everything/, 'the demo is up');
+  const started = descendants(parent.pid!);
+  t.ok(started.length >= 5, `the demo, its proxies and controller (${started.length} processes)`);
+
+  parent.kill('SIGKILL');
+  while (started.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   for (const pid of started) t.notOk(alive(pid), `process ${pid} is gone`);
 });
