@@ -70,10 +70,9 @@ export function createFrontServer(ctx: ProxyContext, hop: Hop, drain: DrainState
     if (drain.closed) return rejectEarly(ctx, req, res, 'draining');
     try {
       validateRequest(req);
-      if (isProbe(req)) {
-        answerProbe(req, res);
-        return ctx.requestMetrics.record('', '', 200, '', undefined);
-      }
+      // Probes (Knative's, and peers' RTT probes every 5 s) are not traffic: counting them would
+      // draw a steady 200 line with no revision on every request-rate panel.
+      if (isProbe(req)) return answerProbe(req, res);
       const rt = routeRequest(req, ctx.table);
       if (req.headers['transfer-encoding'] === undefined) return new Exchange(ctx, req, res, rt, hop, startedAt).start();
       // A chunked body can still turn out malformed (bad chunk size, 16 KiB chunk extension) in

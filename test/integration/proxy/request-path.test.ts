@@ -44,6 +44,7 @@ t.test('routes by Knative headers and by Host; probes are answered by the proxy'
   const metrics = await (await request(p.adminUrl + '/metrics')).body.text();
   t.match(metrics, /ikukantai_proxy_requests_total\{namespace="default",revision="hello-00001",code="200",target_node="node1",node="node1"\} 2/);
   t.match(metrics, /ikukantai_proxy_rejected_requests_total\{reason="no_route",node="node1"\} 1/);
+  t.notMatch(metrics, /ikukantai_proxy_requests_total\{namespace="",revision="",code="200"/, 'the probe is not counted as a request');
   t.match(metrics, /ikukantai_proxy_request_duration_seconds_count\{[^}]*revision="hello-00001",target_node="node1"\} 2/);
   t.ok(p.logs.some((l) => l['event'] === 'request_rejected' && l['code'] === 'no_route'), 'a JSON log line per error');
 });
