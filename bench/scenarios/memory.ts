@@ -12,7 +12,7 @@
 //    under `ulimit -n`). Later rounds fill the owner queue behind one request the pod holds, then
 //    the pod answers. Every request must get the pod's 200 (else exit 1); after each round the
 //    clients close and RSS is read --after seconds later. Rounds tell a leak (RSS rising round on
-//    round) from heap that V8 keeps once grown (RSS settling).
+//    round) from memory the process keeps once grown (RSS settling).
 // Addresses: 127.0.250.0/24 (memory-proxy.ts).
 
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -88,7 +88,7 @@ Flags:
                   reading (default 5)
   --rounds N      fill and drain the queue N times on the same proxy (default 2): round 1 the
                   cold-start queue, later rounds the owner queue; RSS that keeps rising from round
-                  to round would be a leak, RSS that settles is heap V8 keeps for reuse
+                  to round would be a leak, RSS that settles is memory the process keeps for reuse
   --configs A,B   which to run (default all: ${[...CONFIGS.map((c) => c.name), QUEUED].join(',')})
 `;
 
