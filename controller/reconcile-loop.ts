@@ -12,7 +12,7 @@ import type { ControllerMetrics } from './controller-metrics.ts';
 import type { DemandStore } from './demand-store.ts';
 import { RevisionScaler } from './revision-scaler.ts';
 import type { ScaleTarget } from './scale-targets.ts';
-import type { SeikaPatcher } from './seika-patcher.ts';
+import { seikaKey, type SeikaPatcher } from './seika-patcher.ts';
 
 export interface ReconcileLoopOptions {
   targets: () => ScaleTarget[];
@@ -32,6 +32,8 @@ export interface ReconcileLoopOptions {
 }
 
 interface SeikaState {
+  namespace: string;
+  seika: string;
   revision: string;
   scaler: RevisionScaler;
   specKey: string;
@@ -96,7 +98,7 @@ export class ReconcileLoop {
     const patches: Array<Promise<unknown>> = [];
     const leader = this.#o.isLeader();
     for (const t of targets) {
-      const key = `${t.namespace}/${t.seika}`;
+      const key = seikaKey(t.namespace, t.seika);
       seen.add(key);
       const st = this.#stateFor(key, t);
       const nodes = [...new Set([...this.#o.clusterNodes(), ...store.nodes(), ...Object.keys(t.spec), ...Object.keys(t.ready)])].sort();
@@ -156,15 +158,14 @@ export class ReconcileLoop {
     }
     // A new newest revision starts fresh (its own windows and initial scale).
     if (st) this.#dropState(key, st);
-    st = { revision: t.revision, scaler: new RevisionScaler(), specKey, spec, logged: '', nodes: [] };
+    st = { namespace: t.namespace, seika: t.seika, revision: t.revision, scaler: new RevisionScaler(), specKey, spec, logged: '', nodes: [] };
     this.#state.set(key, st);
     return st;
   }
 
   #dropState(key: string, st: SeikaState): void {
-    const [namespace, seika] = key.split('/') as [string, string];
-    this.#removeSeries(namespace, seika, st.revision, st.nodes);
-    this.#o.metrics.panicMode.remove({ namespace, revision: st.revision });
+    this.#removeSeries(st.namespace, st.seika, st.revision, st.nodes);
+    this.#o.metrics.panicMode.remove({ namespace: st.namespace, revision: st.revision });
     this.#state.delete(key);
   }
 

@@ -19,6 +19,11 @@ export interface SeikaRef {
   resourceVersion?: string;
 }
 
+/** The key `retain` takes: `namespace/seika`, as the reconcile loop builds it too. */
+export function seikaKey(namespace: string, seika: string): string {
+  return `${namespace}/${seika}`;
+}
+
 export interface SeikaPatcherOptions {
   kubeConfig: KubeConfig;
   metrics: ControllerMetrics;
@@ -42,7 +47,7 @@ export class SeikaPatcher {
 
   /** Makes `spec.repurika` equal `want`; 'unchanged' when it already is (no request sent). */
   async apply(ref: SeikaRef, want: Record<string, number>): Promise<PatchResult | 'unchanged'> {
-    const key = `${ref.namespace}/${ref.seika}`;
+    const key = seikaKey(ref.namespace, ref.seika);
     const written = this.#written.get(key);
     const current = written && written.basedOn === ref.resourceVersion ? written.spec : ref.spec;
     if (sameCounts(current, want)) return 'unchanged';
@@ -63,7 +68,7 @@ export class SeikaPatcher {
   }
 
   async #patch(ref: SeikaRef, want: Record<string, number>, resourceVersion: string | undefined): Promise<PatchResult> {
-    const key = `${ref.namespace}/${ref.seika}`;
+    const key = seikaKey(ref.namespace, ref.seika);
     const body = { metadata: resourceVersion ? { resourceVersion } : {}, spec: { repurika: want } };
     try {
       await this.#api.patchNamespacedCustomObject(
@@ -92,7 +97,7 @@ export class SeikaPatcher {
     const code = err instanceof ApiException ? err.code : undefined;
     const result: PatchResult = code === 409 ? 'conflict' : code === 404 ? 'not_found' : 'error';
     this.#metrics.seikaPatches.inc({ result });
-    const key = `${ref.namespace}/${ref.seika}`;
+    const key = seikaKey(ref.namespace, ref.seika);
     if (result === 'not_found') {
       // Once per disappearance, not once per tick.
       if (!this.#missing.has(key)) this.#logger.warn('seika_not_found', { code: 'seika_not_found', namespace: ref.namespace, seika: ref.seika });
