@@ -25,6 +25,7 @@ import { startCluster, type Cluster } from '../../deploy/local/cluster.ts';
 import { revisionSliceName } from '../../deploy/local/agent-objects.ts';
 import { writeResults } from '../support/report.ts';
 import { parseScenarioArgs } from '../support/scenario.ts';
+import { until } from '../support/wait-ready.ts';
 import {
   aimVerdicts,
   coldStartTable,
@@ -114,14 +115,6 @@ interface RunRecord {
   servedBy?: string;
   /** Marks in ms since the request was sent. */
   marks?: Record<string, number>;
-}
-
-async function until(what: string, timeoutMs: number, check: () => boolean): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 /** Zero everywhere: the Seika wants no pod and no node's slice lists one (terminating ones included). */

@@ -28,6 +28,7 @@ import { ChildSet } from '../support/children.ts';
 import { REPO_ROOT } from '../support/peers.ts';
 import { formatTable, writeResults, type Cell } from '../support/report.ts';
 import { parseScenarioArgs, positiveFlag } from '../support/scenario.ts';
+import { until } from '../support/wait-ready.ts';
 import {
   ADMIN_PORT,
   compileProxy,
@@ -164,14 +165,6 @@ async function send(pool: Pool): Promise<string> {
   }
 }
 
-async function until(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = performance.now() + PHASE_TIMEOUT_MS;
-  while (!(await check())) {
-    if (performance.now() > deadline) throw new Error(`${what}: not within ${PHASE_TIMEOUT_MS / 1000} s`);
-    await sleep(50);
-  }
-}
-
 /**
  * Fills the queue with `n` requests, reads RSS, lets the pod answer, closes the clients and reads
  * RSS again `afterS` later. `release` makes the pod answer; `waiting` is how many of `sent` requests
@@ -199,14 +192,14 @@ async function queueRound(pid: number, n: number, afterS: number, waiting: (sent
         });
       }
       sent += batch;
-      await until(`${waiting(sent)} requests queued`, async () => settled > 0 || (await queuedNow()) >= waiting(sent));
+      await until(`${waiting(sent)} requests queued`, PHASE_TIMEOUT_MS, async () => settled > 0 || (await queuedNow()) >= waiting(sent), 50);
       if (settled > 0) throw new Error(`a request was answered before the pod was told to: ${JSON.stringify(outcomes)}`);
     }
     await sleep(HOLD_MS);
     const queued = readProcMemory(pid);
     const queuedMetric = await queuedNow();
     await release();
-    await until(`all ${n} requests answered`, () => settled === n);
+    await until(`all ${n} requests answered`, PHASE_TIMEOUT_MS, () => settled === n, 50);
     await pool.close();
     await sleep(afterS * 1000);
     return { queuedMetric, queued, after: readProcMemory(pid), outcomes };

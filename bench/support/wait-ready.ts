@@ -1,6 +1,7 @@
 // Readiness waits: a child counts as started when its port accepts a connection (or, for our proxy,
 // when /readyz answers 200). Polled every 20 ms against a deadline, and abandoned at once if the
 // child exits, so a proxy that refuses its flags fails the run with its own one-line reason.
+// `until` is the same wait for any condition a scenario needs (a queue filled, a cluster at zero).
 
 import { connect } from 'node:net';
 import { request } from 'undici';
@@ -50,4 +51,13 @@ export function waitForPort(host: string, port: number, child?: Child, timeoutMs
 /** Resolves once `url` answers 200. */
 export function waitForHttp200(url: string, child?: Child, timeoutMs = 10_000): Promise<void> {
   return poll(url, child, timeoutMs, () => tryGet(url));
+}
+
+/** Polls `check` every `stepMs` until it holds; throws `<what>: not within <timeoutMs> ms` after the deadline. */
+export async function until(what: string, timeoutMs: number, check: () => boolean | Promise<boolean>, stepMs = 25): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!(await check())) {
+    if (performance.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
 }
