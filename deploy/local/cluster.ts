@@ -273,18 +273,20 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   };
 }
 
+/** Ready pods of the demo revision on `node`, as its EndpointSlice lists them. */
+export function readyPods(api: FakeApiServer, topology: Topology, node: string): number {
+  const { namespace, revision } = topology.demo;
+  const slice = api.get({ apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', namespace, name: revisionSliceName(revision, node) }) as
+    | { endpoints?: Array<{ conditions?: { ready?: boolean } }> }
+    | undefined;
+  return slice?.endpoints?.filter((e) => e.conditions?.ready).length ?? 0;
+}
+
 /** Waits until every node's slice lists as many ready pods as the Seika asked for at start. */
 async function waitForPods(api: FakeApiServer, topology: Topology, repurika: Record<string, number>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  const { namespace, revision } = topology.demo;
   for (;;) {
-    const missing = topology.nodes.filter((node) => {
-      const slice = api.get({ apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', namespace, name: revisionSliceName(revision, node) }) as
-        | { endpoints?: Array<{ conditions?: { ready?: boolean } }> }
-        | undefined;
-      const ready = slice?.endpoints?.filter((e) => e.conditions?.ready).length ?? 0;
-      return ready < (repurika[node] ?? 0);
-    });
+    const missing = topology.nodes.filter((node) => readyPods(api, topology, node) < (repurika[node] ?? 0));
     if (missing.length === 0) return;
     if (Date.now() > deadline) throw new Error(`pods not ready within ${timeoutMs} ms on ${missing.join(', ')}`);
     await new Promise((r) => setTimeout(r, 25));

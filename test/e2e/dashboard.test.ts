@@ -15,9 +15,8 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import t from 'tap';
 import { Pool } from 'undici';
-import { startCluster, type Cluster } from '../../deploy/local/cluster.ts';
+import { readyPods, startCluster } from '../../deploy/local/cluster.ts';
 import { defaultTopology, parseTopology, topologyDocument } from '../../deploy/local/topology.ts';
-import { revisionSliceName } from '../../deploy/local/agent-objects.ts';
 import { clusterScrapeTargets, findPrometheus, startPrometheus, type PromSample, type Prometheus } from '../../deploy/local/prometheus.ts';
 import { expandVariables, panelQueries, variableQueries } from '../../deploy/grafana/dashboard-queries.ts';
 
@@ -44,14 +43,6 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-}
-
-function readyPods(cluster: Cluster, node: string): number {
-  const { namespace, revision } = cluster.topology.demo;
-  const slice = cluster.api.get({ apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', namespace, name: revisionSliceName(revision, node) }) as
-    | { endpoints?: Array<{ conditions?: { ready?: boolean } }> }
-    | undefined;
-  return slice?.endpoints?.filter((e) => e.conditions?.ready).length ?? 0;
 }
 
 /** Closed-loop load into one node, bounded in count and time; returns status counts. */
@@ -94,7 +85,7 @@ t.test('every dashboard panel query returns its series from the emulated cluster
   t.teardown(() => pool.close());
 
   // 1. A cold start: no pod anywhere yet; the first request waits for the one its poke brings.
-  t.equal(readyPods(cluster, ENTRY) + readyPods(cluster, FAR), 0, 'starts at zero pods');
+  t.equal(readyPods(cluster.api, cluster.topology, ENTRY) + readyPods(cluster.api, cluster.topology, FAR), 0, 'starts at zero pods');
   const first = await pool.request({ method: 'GET', path: '/', headers: { host: cluster.host } });
   t.equal(first.statusCode, 200, 'cold request answered');
   await first.body.dump();
@@ -105,7 +96,7 @@ t.test('every dashboard panel query returns its series from the emulated cluster
   const meta = rev.metadata as { annotations?: Record<string, string> };
   cluster.api.apply({ ...rev, metadata: { ...meta, annotations: { ...meta.annotations, 'autoscaling.knative.dev/min-scale': '2' } } });
   await until(`a ready pod on ${ENTRY} and on ${FAR}`, 30_000, async () =>
-    readyPods(cluster, ENTRY) > 0 && readyPods(cluster, FAR) > 0 ? true : undefined,
+    readyPods(cluster.api, cluster.topology, ENTRY) > 0 && readyPods(cluster.api, cluster.topology, FAR) > 0 ? true : undefined,
   );
 
   // 3. Requests for no revision at all (404 no_route → rejected_requests), before the load so that
