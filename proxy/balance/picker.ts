@@ -4,8 +4,9 @@
 //
 // least-cost: score = latency × (load + 1) (EndpointStats.cost). Up to EXACT_MAX candidates the
 // least score exactly. Above, the candidates are split once per array (the proxy passes a new array
-// whenever the set changes, so a WeakMap caches the split, and the last array is kept at hand) into this node's pods and the others,
-// each side picks its best by power of two choices with memory, and the two winners are compared:
+// whenever the set changes, so a WeakMap caches the split, and the last array is kept at hand)
+// into this node's pods and the others, each side picks its best by power of two choices with
+// memory, and the two winners are compared:
 //  - Plain p2c over all pods would almost never sample this node's pods when they are a few among
 //    thousands, though they are the cheapest by an RTT; keeping them a side of their own makes the
 //    local-first rule hold at any scale.
